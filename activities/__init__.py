@@ -1,0 +1,1 @@
+"""Temporal activities, grouped by the system they talk to (store, channels)."""

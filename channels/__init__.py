@@ -1,0 +1,1 @@
+"""Message channels: email, SMS, voice, webhook and the outbox, behind one small protocol."""
