@@ -43,11 +43,12 @@ CHANNELS: tuple[str, ...] = ("email", "sms", "voice", "webhook")
 
 
 def _duration(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
+    """Written durations need a unit: a bare number (`timeout: 30`) is an error, not 30 seconds."""
+    return value if isinstance(value, timedelta) else parse_duration(value)
 
 
 def _clock(value: Any) -> Any:
-    return parse_clock(value) if isinstance(value, str) else value
+    return value if isinstance(value, time) else parse_clock(value)
 
 
 def _zone(value: Any) -> ZoneInfo:
@@ -78,9 +79,7 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "pattern": DURATION_PATTERN, "description": "e.g. 30s, 15m, 2h, 3d, 1w, 1d12h"}
-    ),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "description": "e.g. 30s, 15m, 2h, 3d, 1w, 1d12h"}),
 ]
 Clock = Annotated[
     time,
@@ -110,7 +109,9 @@ ReEntry = Annotated[
 ]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 EventName = Annotated[str, Field(pattern=EVENT_PATTERN, description="event name, e.g. registered")]
-EventNames = Annotated[list[EventName], BeforeValidator(_names)]
+EventNames = Annotated[
+    list[EventName], BeforeValidator(_names, json_schema_input_type=Union[EventName, list[EventName]])
+]
 StepRef = Annotated[str, Field(description="id of a step in this journey")]
 Expression = Annotated[str, Field(description="Jinja2 expression, e.g. customer.attributes.plan == 'wimax'")]
 

@@ -85,7 +85,8 @@ def _check_tree(tree: nodes.Node, allowed: Iterable[str]) -> list[str]:
         if name.ctx == "load" and name.name not in allowed and name.name not in assigned:
             hint = difflib.get_close_matches(name.name, sorted(allowed), n=1)
             problems.append(
-                f"unknown name {name.name!r}" + (f", did you mean {hint[0]!r}?" if hint else "")
+                f"unknown name {name.name!r}"
+                + (f", did you mean {hint[0]!r}?" if hint else "")
                 + f" (the context has {', '.join(CONTEXT_NAMES)})"
             )
     for attr in tree.find_all(nodes.Getattr):
@@ -228,6 +229,4 @@ class TemplateFiles:
         stem = Path(name).name
         if not folder.is_dir():
             return []
-        return sorted(
-            p for p in folder.glob(f"{stem}.*{channel}.yaml") if p.name.split(".")[0] == stem and p.is_file()
-        )
+        return sorted(p for p in folder.glob(f"{stem}.*{channel}.yaml") if p.name.split(".")[0] == stem and p.is_file())

@@ -1,0 +1,543 @@
+"""The journey semantics, in one pure and deterministic module.
+
+Given a definition, a run's state, a snapshot of the customer and the current time, `advance` says what
+the run does next: send a message, update the profile, wait until a time and/or for events, or end.
+It does no I/O and reads no clock, so the Temporal workflow (real time) and the simulator (simulated
+time) drive the very same code, and most behaviour is tested here without a server.
+
+A driver's loop:
+
+    state = start(journey, customer.id, now)
+    while True:
+        command = advance(journey, state, customer, now, ledger)
+        Send/Update  -> perform it, then complete(journey, state, result, now)
+        Wait         -> sleep until command.until or until an event arrives (receive(...)), then loop
+        End          -> stop
+
+`advance`, `receive` and `complete` update the given `RunState` in place (it is the driver's to keep and
+to carry across continue-as-new) and return what the driver must do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from functools import cached_property
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from journeys import templating
+from journeys.definition import (
+    BranchStep,
+    EndStep,
+    GotoStep,
+    Journey,
+    Limit,
+    Message,
+    QuietHours,
+    SendStep,
+    SplitStep,
+    StepBase,
+    Update,
+    UpdateStep,
+    WaitForStep,
+    WaitStep,
+    WaitUntil,
+)
+from journeys.timeparse import is_clock, parse_clock
+
+Outcome = Literal["completed", "exited", "cancelled", "holdout", "failed"]
+Effect = Literal["exited", "advanced", "ignored"]
+SendResult = Literal["sent", "skipped", "failed"]
+MAX_TRANSITIONS = 10_000  # per `advance` call; validation rejects loops with no brake, this is the backstop
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+class Event(BaseModel):
+    """Something that happened to a customer: on their timeline, and delivered to their live runs."""
+
+    id: str
+    name: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+    def context(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "data": self.data, "at": self.at}
+
+
+class Customer(BaseModel):
+    """What a journey may know of a customer: the profile, their documents and the last event of each name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    documents: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    events: dict[str, Event] = Field(default_factory=dict)
+
+    def zone(self, fallback: ZoneInfo) -> ZoneInfo:
+        if self.timezone:
+            try:
+                return ZoneInfo(self.timezone)
+            except (KeyError, ValueError):
+                return fallback
+        return fallback
+
+    @cached_property
+    def context(self) -> dict[str, Any]:
+        """The `customer` of templates and expressions."""
+        data = self.model_dump(exclude={"events"})
+        data["events"] = {name: event.context() for name, event in self.events.items()}
+        return data
+
+    def with_event(self, event: Event) -> Customer:
+        """The customer after `event` is on their timeline; a `document_uploaded` with a `kind` records it."""
+        events = dict(self.events)
+        if event.name not in events or events[event.name].at <= event.at:
+            events[event.name] = event
+        documents = self.documents
+        kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
+        if isinstance(kind, str) and kind:
+            documents = {**documents, kind: {**event.data, "at": event.at.isoformat(), "event_id": event.id}}
+        return self.replace(events=events, documents=documents)
+
+    def replace(self, **changes: Any) -> Customer:
+        """A changed copy (not `model_copy`, which would carry the cached `context` over)."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self).model_construct(**{**fields, **changes})
+
+
+DOCUMENT_EVENT = "document_uploaded"
+
+
+class SentMessage(BaseModel):
+    """One entry of the customer's send ledger (all journeys), for frequency caps."""
+
+    at: datetime
+    channel: str
+
+
+class PastRun(BaseModel):
+    """A previous or live run of the same journey for the same customer, for `re_entry`."""
+
+    ended_at: datetime | None = None
+
+
+# --- state ----------------------------------------------------------------------------------------
+
+
+class RunState(BaseModel):
+    """Everything a run must remember; small, serialisable, carried across continue-as-new."""
+
+    journey_id: str
+    version: int
+    customer_id: str
+    enrolled_at: datetime
+    step: str | None = None
+    arrived_at: datetime | None = None
+    arrived_seq: int = 0  # how many events the run had received when it arrived at `step`
+    visits: dict[str, int] = Field(default_factory=dict)
+    sends: int = 0  # send counter: the idempotency key's suffix, never reset
+    pending: Literal["send", "update"] | None = None
+    events: list[Event] = Field(default_factory=list)
+    outcome: Outcome | None = None
+    exit_event: str | None = None
+    end_label: str | None = None
+    ended_at: datetime | None = None
+    failure: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.outcome is None
+
+    @property
+    def last_event(self) -> Event | None:
+        return self.events[-1] if self.events else None
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+class Send(BaseModel):
+    kind: Literal["send"] = "send"
+    step: str
+    channel: str
+    template: str | None
+    message: Message | None
+    seq: int  # the run's send counter for this send: part of the idempotency key
+    visit: int
+
+
+class ApplyUpdate(BaseModel):
+    kind: Literal["update"] = "update"
+    step: str
+    update: Update
+
+
+class Wait(BaseModel):
+    kind: Literal["wait"] = "wait"
+    step: str
+    until: datetime | None  # None: no timer (only events can move the run)
+    events: list[str] = Field(default_factory=list)  # what the step waits for (exit_on always ends the run)
+    reason: Literal["wait", "wait_for", "quiet_hours", "cap"]
+
+
+class End(BaseModel):
+    kind: Literal["end"] = "end"
+    outcome: Outcome
+    label: str | None = None
+    exit_event: str | None = None
+
+
+Command = Send | ApplyUpdate | Wait | End
+
+
+class Advance(BaseModel):
+    """What `advance` decided, and the steps the run entered on the way (for timelines and reports)."""
+
+    command: Command
+    entered: list[str] = Field(default_factory=list)
+
+
+# --- enrolment ------------------------------------------------------------------------------------
+
+
+def enrolment_refusal(
+    journey: Journey, customer: Customer, now: datetime, previous: Sequence[PastRun] = ()
+) -> str | None:
+    """Why this customer may not be enrolled now, or None when they may."""
+    if any(run.ended_at is None for run in previous):
+        return "already has a live run of this journey"
+    for name in journey.entry.unless:
+        if name in customer.events:
+            return f"entry.unless: customer already has event '{name}'"
+    ended = [run.ended_at for run in previous if run.ended_at is not None]
+    if ended:
+        if journey.re_entry == "never":
+            return "re_entry: never, and the customer already had a run of this journey"
+        if isinstance(journey.re_entry, timedelta) and now < max(ended) + journey.re_entry:
+            return f"re_entry: not before {(max(ended) + journey.re_entry).isoformat()}"
+    if journey.entry.when is not None:
+        context = {"customer": customer.context, "event": None, "journey": _journey_context(journey, None), "now": now}
+        try:
+            if not templating.evaluate(journey.entry.when, context):
+                return "entry.when is false"
+        except templating.TemplateError as exc:
+            return f"entry.when could not be evaluated: {exc}"
+    return None
+
+
+def start(
+    journey: Journey, customer_id: str, now: datetime, trigger: Event | None = None
+) -> tuple[RunState, list[str]]:
+    """A new run at the first step, and the steps entered; the trigger event (if any) is its first event."""
+    state = RunState(journey_id=journey.id, version=journey.version, customer_id=customer_id, enrolled_at=now)
+    if trigger is not None:
+        state.events.append(trigger)
+    entered: list[str] = []
+    _enter(journey, state, journey.steps[0].id, now, entered)
+    return state, entered
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def receive(journey: Journey, state: RunState, event: Event) -> Effect:
+    """Take an event into the run: an `exit_on` event ends it at once."""
+    if not state.live or any(e.id == event.id for e in state.events):
+        return "ignored"
+    state.events.append(event)
+    if event.name in journey.exit_on:
+        _finish(state, "exited", event.at, exit_event=event.name)
+        return "exited"
+    step = journey.step(state.step) if state.step else None
+    if isinstance(step, WaitForStep) and event.name in step.wait_for:
+        return "advanced"
+    return "ignored"
+
+
+def cancel(state: RunState, now: datetime) -> None:
+    if state.live:
+        _finish(state, "cancelled", now)
+
+
+def fail(state: RunState, now: datetime, reason: str) -> None:
+    if state.live:
+        _finish(state, "failed", now, failure=reason)
+
+
+# --- the machine ----------------------------------------------------------------------------------
+
+
+def advance(
+    journey: Journey,
+    state: RunState,
+    customer: Customer,
+    now: datetime,
+    ledger: Sequence[SentMessage] = (),
+) -> Advance:
+    """Run the journey forward from `state` at `now` until it must send, update, wait or end."""
+    entered: list[str] = []
+    for _ in range(MAX_TRANSITIONS):
+        if not state.live:
+            return Advance(command=_end_command(state), entered=entered)
+        step = journey.step(state.step)  # type: ignore[arg-type]
+        try:
+            outcome = _run_step(journey, state, step, customer, now, ledger)
+        except templating.TemplateError as exc:
+            _finish(state, "failed", now, failure=f"step '{step.id}': {exc}")
+            continue
+        if isinstance(outcome, str) or outcome is None:
+            _enter(journey, state, outcome, now, entered)
+            continue
+        return Advance(command=outcome, entered=entered)
+    _finish(state, "failed", now, failure=f"more than {MAX_TRANSITIONS} steps without waiting")
+    return Advance(command=_end_command(state), entered=entered)
+
+
+def complete(journey: Journey, state: RunState, result: SendResult | Literal["done"], now: datetime) -> list[str]:
+    """After the driver performed a `Send` or `ApplyUpdate`: move on (or end, for a send with on_failure: end).
+
+    Returns the steps entered."""
+    entered: list[str] = []
+    if not state.live or state.pending is None:
+        return entered
+    state.pending = None
+    step = journey.step(state.step)  # type: ignore[arg-type]
+    if result == "failed" and isinstance(step, SendStep) and step.on_failure == "end":
+        _finish(state, "failed", now, failure=f"step '{step.id}': send failed")
+        return entered
+    _enter(journey, state, journey.following(step.id), now, entered)
+    return entered
+
+
+def _run_step(
+    journey: Journey,
+    state: RunState,
+    step: StepBase,
+    customer: Customer,
+    now: datetime,
+    ledger: Sequence[SentMessage],
+) -> Command | str | None:
+    """One step: a command for the driver, or the id of the step to go to (None: the journey's end)."""
+    if isinstance(step, SendStep):
+        return _send(journey, state, step, customer, now, ledger)
+    if isinstance(step, WaitStep):
+        until = _wait_until(journey, state, step, customer, now)
+        return journey.following(step.id) if until <= now else Wait(step=step.id, until=until, reason="wait")
+    if isinstance(step, WaitForStep):
+        return _wait_for(journey, state, step, now)
+    if isinstance(step, BranchStep):
+        context = expression_context(journey, state, customer, now)
+        for case in step.branch:
+            if templating.evaluate(case.when, context):
+                return case.goto
+        return step.else_ or journey.following(step.id)
+    if isinstance(step, SplitStep):
+        name, cohort = _cohort(journey, step, state.customer_id)
+        if cohort.goto is None and name == "holdout":
+            _finish(state, "holdout", now)
+            return _end_command(state)
+        return cohort.goto or journey.following(step.id)
+    if isinstance(step, UpdateStep):
+        state.pending = "update"
+        return ApplyUpdate(step=step.id, update=step.update)
+    if isinstance(step, GotoStep):
+        return step.goto
+    if isinstance(step, EndStep):
+        _finish(state, "completed", now, label=step.end)
+        return _end_command(state)
+    raise AssertionError(f"unknown step kind {type(step).__name__}")  # the models admit no other
+
+
+def _send(
+    journey: Journey,
+    state: RunState,
+    step: SendStep,
+    customer: Customer,
+    now: datetime,
+    ledger: Sequence[SentMessage],
+) -> Command | str | None:
+    if state.pending == "send":  # issued before and not completed: the same send again (same key)
+        return _send_command(state, step)
+    if step.respect_quiet_hours and journey.quiet_hours is not None:
+        until = quiet_until(journey.quiet_hours, customer.zone(journey.timezone), now)
+        if until is not None:
+            return Wait(step=step.id, until=until, reason="quiet_hours")
+    until = cap_until(journey.limits, ledger, step.send, now)
+    if until is not None:
+        if step.on_cap == "skip":
+            return journey.following(step.id)
+        return Wait(step=step.id, until=until, reason="cap")
+    state.pending = "send"
+    state.sends += 1
+    return _send_command(state, step)
+
+
+def _send_command(state: RunState, step: SendStep) -> Send:
+    return Send(
+        step=step.id,
+        channel=step.send,
+        template=step.template,
+        message=step.message,
+        seq=state.sends,
+        visit=state.visits.get(step.id, 0),
+    )
+
+
+def _wait_until(journey: Journey, state: RunState, step: WaitStep, customer: Customer, now: datetime) -> datetime:
+    arrived = state.arrived_at or now
+    if not isinstance(step.wait, WaitUntil):
+        return arrived + step.wait
+    if is_clock(step.wait.until):
+        return next_clock(parse_clock(step.wait.until), customer.zone(journey.timezone), arrived)
+    value = templating.evaluate(step.wait.until, expression_context(journey, state, customer, now))
+    return _as_datetime(value)
+
+
+def _wait_for(journey: Journey, state: RunState, step: WaitForStep, now: datetime) -> Command | str | None:
+    counted = state.events[state.arrived_seq :] if step.since == "step" else state.events
+    for event in counted:
+        if event.name in step.wait_for:
+            return step.on_event.get(event.name) or journey.following(step.id)
+    deadline = (state.arrived_at or now) + step.timeout
+    if now >= deadline:
+        return step.on_timeout or journey.following(step.id)
+    return Wait(step=step.id, until=deadline, events=list(step.wait_for), reason="wait_for")
+
+
+def _enter(journey: Journey, state: RunState, step_id: str | None, now: datetime, entered: list[str]) -> None:
+    """Arrive at a step (None: past the last one), applying `max_visits`/`on_max`."""
+    for _ in range(len(journey.steps) + 1):
+        if step_id is None:
+            _finish(state, "completed", now)
+            return
+        step = journey.step(step_id)
+        state.visits[step_id] = state.visits.get(step_id, 0) + 1
+        if step.max_visits is not None and state.visits[step_id] > step.max_visits:
+            step_id = step.on_max or journey.following(step_id)
+            continue
+        state.step = step_id
+        state.arrived_at = now
+        state.arrived_seq = len(state.events)
+        entered.append(step_id)
+        return
+    _finish(state, "failed", now, failure="on_max steps form a loop")
+
+
+def _finish(
+    state: RunState,
+    outcome: Outcome,
+    now: datetime,
+    *,
+    exit_event: str | None = None,
+    label: str | None = None,
+    failure: str | None = None,
+) -> None:
+    state.outcome = outcome
+    state.exit_event = exit_event
+    state.end_label = label
+    state.failure = failure
+    state.ended_at = now
+    state.pending = None
+
+
+def _end_command(state: RunState) -> End:
+    return End(outcome=state.outcome, label=state.end_label, exit_event=state.exit_event)  # type: ignore[arg-type]
+
+
+# --- pure helpers (also used by drivers and reports) ----------------------------------------------
+
+
+def _journey_context(journey: Journey, step: str | None) -> dict[str, Any]:
+    return {"id": journey.id, "name": journey.name, "version": journey.version, "step": step}
+
+
+def expression_context(journey: Journey, state: RunState, customer: Customer, now: datetime) -> dict[str, Any]:
+    """The names templates and expressions see: customer, event, journey, now."""
+    last = state.last_event
+    return {
+        "customer": customer.context,
+        "event": last.context() if last else None,
+        "journey": _journey_context(journey, state.step),
+        "now": now,
+    }
+
+
+def quiet_until(quiet: QuietHours, zone: ZoneInfo, at: datetime) -> datetime | None:
+    """When quiet hours that hold at `at` end (in UTC), or None when `at` is outside them."""
+    local = at.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    start, end = quiet.start, quiet.end
+    inside = start <= clock < end if start < end else (start > end and (clock >= start or clock < end))
+    if not inside:
+        return None
+    return next_clock(end, zone, at)
+
+
+def next_clock(clock: time, zone: ZoneInfo, at: datetime) -> datetime:
+    """The first moment at or after `at` when the wall clock in `zone` shows `clock`."""
+    local = at.astimezone(zone)
+    day = local.date()
+    for offset in range(3):
+        candidate = datetime.combine(day + timedelta(days=offset), clock, tzinfo=zone)
+        if candidate >= local:
+            return candidate.astimezone(at.tzinfo)
+    raise AssertionError("a wall-clock time recurs every day")
+
+
+def cap_until(limits: Sequence[Limit], ledger: Sequence[SentMessage], channel: str, at: datetime) -> datetime | None:
+    """When a send on `channel` at `at` would fit every frequency cap, or None when it fits now."""
+    latest: datetime | None = None
+    for limit in limits:
+        if limit.channel not in (channel, "any"):
+            continue
+        window = sorted(
+            s.at
+            for s in ledger
+            if (limit.channel == "any" or s.channel == limit.channel) and at - limit.per < s.at <= at
+        )
+        if len(window) >= limit.max:
+            free = window[len(window) - limit.max] + limit.per
+            latest = free if latest is None else max(latest, free)
+    return latest
+
+
+def cohort_bucket(journey_id: str, step_id: str, customer_id: str) -> int:
+    """A number 0..9999, the same for a customer, journey and split step every time."""
+    digest = hashlib.sha256(f"{journey_id}\x1f{step_id}\x1f{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000
+
+
+def _cohort(journey: Journey, step: SplitStep, customer_id: str) -> tuple[str, Any]:
+    bucket = cohort_bucket(journey.id, step.id, customer_id)
+    upper = 0
+    for name, cohort in step.split.items():
+        upper += cohort.percent * 100
+        if bucket < upper:
+            return name, cohort
+    return name, cohort  # unreachable: percentages sum to 100
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise templating.TemplateError(f"wait until {value!r} is not an ISO 8601 timestamp") from None
+    if not isinstance(value, datetime):
+        raise templating.TemplateError(f"wait until gave {type(value).__name__}, not a timestamp")
+    if value.tzinfo is None:
+        raise templating.TemplateError(f"wait until {value.isoformat()} has no UTC offset")
+    return value

@@ -1,0 +1,55 @@
+"""Configuration: `JOURNEYS_*` environment variables, else the same keys in `./journeys.toml`, else defaults.
+
+Read once at the edges (the CLI, `worker.py`) and passed inward.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_", toml_file="journeys.toml", extra="ignore")
+
+    data_dir: Path = Path(".journeys")
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "journeys"
+    database_url: str | None = None
+    definitions: Path = Path("definitions")
+    smtp_url: str | None = None
+    email_from: str = "journeys@localhost"
+    twilio_account_sid: str | None = Field(
+        None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "twilio_account_sid")
+    )
+    twilio_auth_token: str | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"))
+    twilio_from: str | None = None
+    twilio_base_url: str | None = None
+
+    @property
+    def templates(self) -> Path:
+        return self.definitions / "templates"
+
+    @property
+    def store_url(self) -> str:
+        """The store's SQLAlchemy URL: the configured one, else a SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'journeys.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

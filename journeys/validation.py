@@ -1,0 +1,410 @@
+"""Rules that need the whole journey, run after the models have checked its shape.
+
+References between steps, reachability, loops that nothing slows down or bounds, expressions and
+templates, template files and the channels they are sent on, plus warnings for things that are legal but
+almost certainly a mistake. Every problem points at the most precise node of the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from journeys.definition import (
+    BranchStep,
+    EndStep,
+    GotoStep,
+    Journey,
+    Message,
+    SendStep,
+    SplitStep,
+    StepBase,
+    UpdateStep,
+    WaitForStep,
+    WaitStep,
+    WaitUntil,
+)
+from journeys.errors import Problem
+from journeys.templating import TemplateFiles, check_expression, check_template
+from journeys.timeparse import parse_clock
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from journeys.loader import Positions, YamlPath
+
+CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "text", "html"),
+    "sms": ("text",),
+    "voice": ("say", "gather"),
+    "webhook": ("url", "method", "body"),
+}
+CHANNEL_NEEDS: dict[str, list[tuple[str, ...]]] = {
+    "email": [("subject",), ("text", "html")],
+    "sms": [("text",)],
+    "voice": [("say",)],
+    "webhook": [("url",)],
+}
+TEMPLATE_FIELDS = frozenset({"subject", "text", "html", "say", "url"})
+_LOOKS_LIKE_CLOCK = re.compile(r"^\s*\d{1,2}:\d{1,2}(:\d{1,2})?\s*$")
+
+Severity = Literal["error", "warning"]
+
+
+def _strings(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str]]:
+    """Every string inside nested mappings and lists, with its path (webhook bodies, `update.set`)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, path + (i,))
+
+
+def check_message(
+    message: Message, positions: Positions, file: str, channel: str | None, at: YamlPath = (), prefix: str = ""
+) -> list[Problem]:
+    """Template syntax of every rendered field, and whether the fields fit the channel (when known)."""
+    problems: list[Problem] = []
+
+    def error(path: YamlPath, text: str, on_key: bool = False) -> None:
+        where = positions.key(path) if on_key else positions.at(path)
+        problems.append(Problem(file, *where, prefix + text))
+
+    fields = {name: getattr(message, name) for name in Message.model_fields if getattr(message, name) is not None}
+    for name in [n for n in fields if n in TEMPLATE_FIELDS]:
+        for problem in check_template(fields[name]):
+            error(at + (name,), f"{name}: {problem}")
+    for path, text in _strings(fields.get("body"), at + ("body",)):
+        for problem in check_template(text):
+            error(path, f"{'.'.join(map(str, path[len(at) :]))}: {problem}")
+    if channel is None:
+        return problems
+    allowed = CHANNEL_FIELDS[channel]
+    for name in fields:
+        if name not in allowed:
+            error(
+                at + (name,),
+                f"field {name!r} does not fit channel {channel} ({channel} takes {', '.join(allowed)})",
+                on_key=True,
+            )
+    for options in CHANNEL_NEEDS[channel]:
+        if not any(name in fields for name in options):
+            error(at, f"a message on channel {channel} needs {' or '.join(map(repr, options))}")
+    return problems
+
+
+def _cycle(start: int, members: set[int], edges: list[list[int]]) -> list[int]:
+    """The shortest path from `start` back to itself inside `members` (a strongly connected set)."""
+    parent: dict[int, int] = {}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for target in edges[node]:
+            if target == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            if target in members and target not in parent:
+                parent[target] = node
+                queue.append(target)
+    raise AssertionError("start is not on a cycle")
+
+
+def _loops(nodes: set[int], edges: list[list[int]]) -> list[set[int]]:
+    """The strongly connected parts of the graph restricted to `nodes` that hold a cycle, first step first."""
+    reach: dict[int, set[int]] = {}
+    for node in nodes:
+        seen: set[int] = set()
+        todo = [t for t in edges[node] if t in nodes]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo += [t for t in edges[current] if t in nodes]
+        reach[node] = seen
+    loops: list[set[int]] = []
+    placed: set[int] = set()
+    for node in sorted(nodes):
+        if node in reach[node] and node not in placed:
+            loop = {other for other in reach[node] if node in reach[other]}
+            placed |= loop
+            loops.append(loop)
+    return loops
+
+
+class _Checker:
+    """One pass over one journey; each method is one rule and appends to `problems`."""
+
+    def __init__(self, journey: Journey, positions: Positions, file: str, templates: TemplateFiles) -> None:
+        self.journey = journey
+        self.steps: list[StepBase] = list(journey.steps)
+        self.positions = positions
+        self.file = file
+        self.templates = templates
+        self.problems: list[Problem] = []
+        self.index: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            self.index.setdefault(step.id, i)
+        self._checked_files: set[Path] = set()  # a template file used by several steps is reported once
+
+    def report(self, path: YamlPath, message: str, severity: Severity = "error", on_key: bool = False) -> None:
+        where = self.positions.key(path) if on_key else self.positions.at(path)
+        self.problems.append(Problem(self.file, *where, message, severity))
+
+    def run(self) -> list[Problem]:
+        self.duplicate_ids()
+        references_good = self.references()
+        self.on_event_keys()
+        edges = [self.edges(i) for i in range(len(self.steps))]
+        if references_good:  # a misspelt name would make whole parts look unreachable
+            self.unreachable(edges)
+        self.endless_loops(edges)
+        self.expressions()
+        self.messages()
+        self.likely_mistakes()
+        return self.problems
+
+    # --- steps and references ---------------------------------------------------------------------
+
+    def duplicate_ids(self) -> None:
+        for i, step in enumerate(self.steps):
+            first = self.index[step.id]
+            if first != i:
+                line = self.positions.at(("steps", first, "id"))[0]
+                self.report(("steps", i, "id"), f"duplicate step id {step.id!r} (first used at line {line})")
+
+    def refs(self, i: int) -> Iterator[tuple[YamlPath, str, str]]:
+        """Every step id that step `i` names: (path, what names it, the id)."""
+        step, at = self.steps[i], ("steps", i)
+        for name in ("next", "on_max"):
+            if getattr(step, name) is not None:
+                yield at + (name,), name, getattr(step, name)
+        if isinstance(step, WaitForStep):
+            if step.on_timeout is not None:
+                yield at + ("on_timeout",), "on_timeout", step.on_timeout
+            for event, target in step.on_event.items():
+                yield at + ("on_event", event), f"on_event {event}", target
+        elif isinstance(step, BranchStep):
+            for j, case in enumerate(step.branch):
+                yield at + ("branch", j, "goto"), "goto", case.goto
+            if step.else_ is not None:
+                yield at + ("else",), "else", step.else_
+        elif isinstance(step, SplitStep):
+            for cohort, spec in step.split.items():
+                if spec.goto is not None:
+                    yield at + ("split", cohort, "goto"), f"split cohort {cohort} goto", spec.goto
+        elif isinstance(step, GotoStep):
+            yield at + ("goto",), "goto", step.goto
+
+    def references(self) -> bool:
+        """Report names of no step; True when all names are good."""
+        good = True
+        for i, step in enumerate(self.steps):
+            for path, what, target in self.refs(i):
+                if target not in self.index:
+                    close = difflib.get_close_matches(target, list(self.index), n=1)
+                    hint = f", did you mean {close[0]!r}?" if close else ""
+                    self.report(path, f"step {step.id!r}: {what}: there is no step {target!r}{hint}")
+                    good = False
+        return good
+
+    def on_event_keys(self) -> None:
+        for i, step in enumerate(self.steps):
+            if isinstance(step, WaitForStep):
+                for event in step.on_event:
+                    if event not in step.wait_for:
+                        self.report(
+                            ("steps", i, "on_event", event),
+                            f"step {step.id!r}: on_event {event!r} is not an event this step waits for "
+                            f"({', '.join(step.wait_for)})",
+                            on_key=True,
+                        )
+
+    # --- the graph --------------------------------------------------------------------------------
+
+    def edges(self, i: int) -> list[int]:
+        """Where a run can go from step `i` (names of no step are left out: they are reported already)."""
+        step = self.steps[i]
+        following: int | None = i + 1 if i + 1 < len(self.steps) else None
+        after = self.index.get(step.next) if step.next is not None else following
+        go = self.index.get
+        targets: list[int | None]
+        if isinstance(step, WaitForStep):
+            targets = [go(step.on_timeout) if step.on_timeout else after]
+            targets += [go(t) for t in step.on_event.values()]
+            targets += [after] if set(step.wait_for) - set(step.on_event) else []
+        elif isinstance(step, BranchStep):
+            targets = [go(case.goto) for case in step.branch] + [go(step.else_) if step.else_ else after]
+        elif isinstance(step, SplitStep):
+            targets = [
+                go(c.goto) if c.goto else (None if name == "holdout" else after) for name, c in step.split.items()
+            ]
+        elif isinstance(step, GotoStep):
+            targets = [go(step.goto)]
+        elif isinstance(step, EndStep):
+            targets = []
+        else:
+            targets = [after]
+        if step.max_visits is not None:
+            targets.append(go(step.on_max) if step.on_max else after)
+        return [t for t in dict.fromkeys(targets) if t is not None]
+
+    def unreachable(self, edges: list[list[int]]) -> None:
+        seen = {0}
+        todo = [0]
+        while todo:
+            for target in edges[todo.pop()]:
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        for i, step in enumerate(self.steps):
+            if i not in seen and self.index[step.id] == i:
+                self.report(("steps", i), f"step {step.id!r} is unreachable: no path from the first step leads to it")
+
+    def describe(self, cycle: list[int]) -> str:
+        ids = [self.steps[i].id for i in cycle]
+        return " → ".join(ids if len(ids) > 1 else ids * 2)
+
+    def endless_loops(self, edges: list[list[int]]) -> None:
+        """Errors for loops with nothing that waits or bounds them; warnings for send loops only caps bound."""
+        pausing = {i for i, s in enumerate(self.steps) if isinstance(s, WaitStep | WaitForStep)}
+        bounded = {i for i, s in enumerate(self.steps) if s.max_visits is not None}
+        everything = set(range(len(self.steps)))
+        for loop in _loops(everything - pausing - bounded, edges):
+            first = min(loop)
+            self.report(
+                ("steps", first),
+                f"loop {self.describe(_cycle(first, loop, edges))} can run forever: "
+                "it has no wait, wait_for or max_visits",
+            )
+        for loop in _loops(everything - bounded, edges):
+            sends = sorted(i for i in loop if isinstance(self.steps[i], SendStep))
+            if sends and loop & pausing:
+                self.report(
+                    ("steps", sends[0]),
+                    f"loop {self.describe(_cycle(sends[0], loop, edges))} sends on every pass and no step in it "
+                    "has max_visits: only frequency caps bound it",
+                    "warning",
+                )
+
+    # --- expressions and messages -----------------------------------------------------------------
+
+    def expressions(self) -> None:
+        if self.journey.entry.when is not None:
+            for problem in check_expression(self.journey.entry.when):
+                self.report(("entry", "when"), f"entry.when: {problem}")
+        for i, step in enumerate(self.steps):
+            prefix = f"step {step.id!r}: "
+            if isinstance(step, BranchStep):
+                for j, case in enumerate(step.branch):
+                    for problem in check_expression(case.when):
+                        self.report(("steps", i, "branch", j, "when"), prefix + problem)
+            elif isinstance(step, WaitStep) and isinstance(step.wait, WaitUntil):
+                until, path = step.wait.until, ("steps", i, "wait", "until")
+                if _LOOKS_LIKE_CLOCK.match(until):
+                    try:
+                        parse_clock(until)
+                    except ValueError as exc:
+                        self.report(path, prefix + str(exc))
+                else:
+                    for problem in check_expression(until):
+                        self.report(path, prefix + problem)
+            elif isinstance(step, UpdateStep):
+                for path, text in _strings(step.update.set, ("steps", i, "update", "set")):
+                    for problem in check_template(text):
+                        self.report(path, f"{prefix}{'.'.join(map(str, path[3:]))}: {problem}")
+
+    def messages(self) -> None:
+        for i, step in enumerate(self.steps):
+            if not isinstance(step, SendStep):
+                continue
+            prefix = f"step {step.id!r}: "
+            if step.message is not None:
+                self.problems += check_message(
+                    step.message, self.positions, self.file, step.send, ("steps", i, "message"), prefix
+                )
+            if step.template is not None:
+                self.template_files(i, step, prefix)
+
+    def template_files(self, i: int, step: SendStep, prefix: str) -> None:
+        from journeys.loader import load_message_file  # the loader runs these checks, so it imports this module
+
+        assert step.template is not None
+        name, channel, path = step.template, step.send, ("steps", i, "template")
+        variants = self.templates.variants(name, channel)
+        fallback = self.templates.path(name, channel)
+        if not variants:
+            self.report(
+                path,
+                f"{prefix}no template file for {name!r} on channel {channel} "
+                f"(looked for {fallback} and {self.templates.path(name, channel, '<locale>')})",
+            )
+            return
+        if fallback not in variants:
+            self.report(
+                path,
+                f"{prefix}template {name!r} has no file for customers of other locales on channel {channel} "
+                f"(create {fallback})",
+                "warning",
+            )
+        for variant in variants:
+            if variant not in self._checked_files:
+                self._checked_files.add(variant)
+                self.problems += load_message_file(variant)[1]
+
+    # --- likely mistakes --------------------------------------------------------------------------
+
+    def likely_mistakes(self) -> None:
+        journey, warn = self.journey, self.warning
+        exit_on = set(journey.exit_on)
+        if journey.entry.trigger is not None:
+            if journey.entry.trigger in journey.entry.unless:
+                warn(
+                    ("entry", "trigger"),
+                    f"entry.trigger {journey.entry.trigger!r} is also in entry.unless: "
+                    "the event that enrols a customer also keeps them out, so nobody is enrolled by it",
+                )
+            if journey.entry.trigger in exit_on:
+                warn(
+                    ("entry", "trigger"),
+                    f"entry.trigger {journey.entry.trigger!r} is also in exit_on: every run it starts ends at once",
+                )
+        if journey.quiet_hours is not None and journey.quiet_hours.start == journey.quiet_hours.end:
+            warn(
+                ("quiet_hours",),
+                "quiet_hours start and end are the same time: give different times, or remove quiet_hours",
+            )
+        for i, step in enumerate(self.steps):
+            prefix = f"step {step.id!r}: "
+            if step.on_max is not None and step.max_visits is None:
+                warn(("steps", i, "on_max"), prefix + "on_max has no effect without max_visits", on_key=True)
+            if isinstance(step, WaitForStep):
+                for j, event in enumerate(step.wait_for):
+                    if event in exit_on:
+                        warn(
+                            ("steps", i, "wait_for", j),
+                            f"{prefix}event {event!r} is also in exit_on: "
+                            "the run exits when it arrives, so this path can never be taken",
+                        )
+            if isinstance(step, SplitStep):
+                for cohort, spec in step.split.items():
+                    if spec.percent == 0:
+                        warn(
+                            ("steps", i, "split", cohort, "percent"),
+                            f"{prefix}cohort {cohort!r} has percent 0: no customer lands in it",
+                        )
+
+    def warning(self, path: YamlPath, message: str, on_key: bool = False) -> None:
+        self.report(path, message, "warning", on_key)
+
+
+def check(journey: Journey, positions: Positions, file: str, templates: TemplateFiles) -> list[Problem]:
+    """Every whole-journey problem (errors and warnings) of a journey whose shape is valid."""
+    return _Checker(journey, positions, file, templates).run()

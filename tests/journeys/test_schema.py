@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+
+from journeys.definition import STEP_KINDS, Journey
+from journeys.schema import journey_schema
+
+REPO = Path(__file__).resolve().parents[2]
+DEFINITIONS = sorted((REPO / "definitions").glob("*.yaml"))
+
+# The complete example of shared/spec/journey-format.md, verbatim.
+EXAMPLE = """\
+# yaml-language-server: $schema=../journey.schema.json
+id: modem-swap
+name: WiMAX to TD-LTE modem swap
+version: 3
+timezone: Asia/Tehran              # for customers whose profile has no timezone
+entry:
+  when: "customer.attributes.plan == 'wimax'"
+  unless: [swapped]                # already swapped: never enrol (not even once)
+exit_on: [swapped, opted_out]      # at any moment: the run ends at once, nothing more is sent
+quiet_hours: {start: "21:00", end: "09:00"}
+limits:
+  - {channel: voice, max: 1, per: 7d}
+  - {channel: any, max: 3, per: 1d}
+steps:
+  - id: invite
+    send: email
+    template: modem_swap/invite
+  - id: await_registration
+    wait_for: registered
+    timeout: 3d
+    on_timeout: remind
+    next: await_delivery
+  - id: remind
+    send: voice
+    message: {say: "{{ customer.name }}, your free 4G modem is waiting. Register on our site."}
+    max_visits: 4
+    on_max: give_up
+  - id: remind_wait
+    wait_for: registered
+    timeout: 2d
+    on_timeout: remind
+  - id: await_delivery
+    wait_for: delivered
+    timeout: 14d
+    on_timeout: give_up
+  - id: check_id
+    branch:
+      - when: "'national_id' in customer.documents"
+        goto: settle
+    else: ask_id
+  - id: ask_id
+    send: sms
+    template: modem_swap/send_id
+    max_visits: 3
+    on_max: settle
+  - id: await_id
+    wait_for: document_uploaded
+    timeout: 2d
+    on_timeout: ask_id
+  - id: settle
+    wait: 2d
+  - id: happy_call
+    send: voice
+    message:
+      say: "Thank you for choosing us. How satisfied are you with your new modem? Press 1 to 5."
+      gather: {digits: 1, event: satisfaction_rated}
+  - id: done
+    end: converted
+  - id: give_up
+    end: lost
+"""
+
+
+def _load(text: str) -> Any:
+    return YAML(typ="safe").load(text)
+
+
+def _errors(document: Any) -> list[str]:
+    return [error.message for error in Draft202012Validator(journey_schema()).iter_errors(document)]
+
+
+def _journey(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "j", "name": "J", "steps": list(steps)}
+
+
+def test_journey_schema_is_valid_draft_2020_12() -> None:
+    schema = journey_schema()
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] and schema["title"] and schema["description"]
+
+
+def test_journey_schema_accepts_spec_example() -> None:
+    document = _load(EXAMPLE)
+    assert _errors(document) == []
+    Journey.model_validate(document)  # the models agree with the schema here
+
+
+def test_journey_schema_step_kinds_are_one_of_members_requiring_their_key() -> None:
+    schema = journey_schema()
+    members = schema["properties"]["steps"]["items"]["oneOf"]
+    names = {member["$ref"].rsplit("/", 1)[1] for member in members}
+    assert names == {cls.__name__ for cls in STEP_KINDS.values()}
+    for kind, cls in STEP_KINDS.items():
+        step = schema["$defs"][cls.__name__]
+        assert kind in step["required"]
+        assert step["additionalProperties"] is False
+        assert step["description"]
+        assert step["properties"][kind]["description"]
+
+
+def test_journey_schema_accepts_single_event_name_or_list() -> None:
+    wait = {"id": "w", "timeout": "1d"}
+    assert _errors(_journey({**wait, "wait_for": "registered"})) == []
+    assert _errors(_journey({**wait, "wait_for": ["registered", "delivered"]})) == []
+    assert _errors({**_journey({"id": "e", "end": None}), "exit_on": "swapped"}) == []
+
+
+def test_journey_schema_rejects_unknown_step_key() -> None:
+    assert _errors(_journey({"id": "invite", "send": "email", "template": "t", "tempalte": "t"}))
+
+
+def test_journey_schema_rejects_step_without_kind() -> None:
+    assert _errors(_journey({"id": "nothing"}))
+    assert _errors(_journey({"id": "nothing", "next": "other"}))
+
+
+def test_journey_schema_rejects_step_with_two_kinds() -> None:
+    assert _errors(_journey({"id": "both", "goto": "x", "end": "done"}))
+
+
+def test_journey_schema_rejects_unknown_top_level_key() -> None:
+    assert _errors({**_journey({"id": "e", "end": None}), "exit_onn": ["swapped"]})
+
+
+def test_journey_schema_rejects_bad_duration() -> None:
+    assert _errors(_journey({"id": "w", "wait": "3 days"}))
+
+
+@pytest.mark.parametrize("path", DEFINITIONS, ids=[p.name for p in DEFINITIONS])
+def test_journey_schema_accepts_repo_definition(path: Path) -> None:
+    assert _errors(_load(path.read_text(encoding="utf-8"))) == []
