@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,9 @@ def test_journey_schema_rejects_bad_duration() -> None:
 @pytest.mark.parametrize("path", DEFINITIONS, ids=[p.name for p in DEFINITIONS])
 def test_journey_schema_accepts_repo_definition(path: Path) -> None:
     assert _errors(_load(path.read_text(encoding="utf-8"))) == []
+
+
+def test_committed_schema_file_is_the_generated_one() -> None:
+    """`journey.schema.json` (what `# yaml-language-server: $schema=` points at) must not drift from the models."""
+    committed = json.loads((REPO / "journey.schema.json").read_text(encoding="utf-8"))
+    assert committed == journey_schema(), "regenerate it: journeys schema > journey.schema.json"

@@ -1,0 +1,99 @@
+"""`journeys simulate` throughput: 10,000 customers × 30 days on the shipped modem swap journey.
+
+Baseline: rendering the same messages straight from their templates, with no journey logic, so the
+ratio is what the interpreter and simulator add on top of the unavoidable template work.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bench.report import Figure
+from journeys.inputs import PlannedEvent
+from journeys.interpreter import Customer, Event, Send
+from journeys.loader import load_or_raise
+from journeys.messages import MessageSource, render_message
+from journeys.simulate import simulate
+from journeys.templating import TemplateFiles
+
+DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
+START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")
+ZONES = [None, "Asia/Tehran", "Europe/London", "America/New_York"]
+
+
+def population(size: int) -> tuple[list[Customer], list[PlannedEvent]]:
+    """A mixed population: a fifth swap mid-loop, a fifth register and receive, some never answer."""
+    customers, events = [], []
+    for n in range(size):
+        cid = f"c{n}"
+        customers.append(
+            Customer(
+                id=cid,
+                name=f"Customer {n}",
+                email=f"c{n}@example.com",
+                phone=f"+98912{n:07d}",
+                locale="fa" if n % 2 else "en",
+                timezone=ZONES[n % len(ZONES)],
+                attributes={"plan": "wimax" if n % 10 else "fiber", "wimax_id": f"W-{n}"},
+            )
+        )
+        kind = n % 5
+        jitter = timedelta(hours=n % 7)
+
+        def at(days: int, jitter: timedelta = jitter) -> datetime:
+            return START + timedelta(days=days) + jitter
+
+        if kind == 0:
+            events.append(PlannedEvent(cid, Event(id=f"{cid}-s", name="swapped", at=at(8))))
+        elif kind in (1, 2):
+            events.append(PlannedEvent(cid, Event(id=f"{cid}-r", name="registered", at=at(1))))
+            if kind == 1:
+                doc = {"kind": "national_id", "ref": f"courier-{n}"}
+                events.append(PlannedEvent(cid, Event(id=f"{cid}-d", name="document_uploaded", data=doc, at=at(4))))
+            events.append(PlannedEvent(cid, Event(id=f"{cid}-v", name="delivered", at=at(4))))
+    events.sort(key=lambda p: p.event.at)
+    return customers, events
+
+
+def run(quick: bool) -> list[Figure]:
+    size = 2_000 if quick else 10_000
+    journey = load_or_raise(DEFINITIONS / "modem_swap.yaml")
+    customers, events = population(size)
+    source = MessageSource(TemplateFiles(DEFINITIONS / "templates"))
+    began = time.perf_counter()
+    result = simulate(journey, customers, events, START, 30, source)
+    elapsed = time.perf_counter() - began
+
+    by_id = {c.id: c for c in customers}
+    began = time.perf_counter()
+    for simulated in result.customers:
+        customer = by_id[simulated.id]
+        for message in simulated.messages:
+            step = journey.step(message.step)
+            send = Send(step=step.id, channel=message.channel, template=step.template, message=None, seq=1, visit=1)
+            context = {"customer": customer.context, "event": None, "journey": {}, "now": START}
+            render_message(message.channel, source.message(send, customer.locale), customer, context)
+    baseline = time.perf_counter() - began
+    scaled = elapsed * 10_000 / size
+    return [
+        Figure(
+            name=f"simulate_modem_swap_{size}_customers_30d_s",
+            value=round(elapsed, 3),
+            unit="s",
+            baseline=round(baseline, 3),
+            ratio=round(elapsed / baseline, 2),
+            target="≤ 10 s for 10,000 customers" + (" (scaled from the quick run)" if quick else ""),
+            met=scaled <= 10,
+        ),
+        Figure(
+            name="simulate_messages_per_s",
+            value=round(result.totals.messages / elapsed),
+            unit="messages/s",
+            baseline=round(result.totals.messages / baseline),
+            ratio=round(baseline / elapsed, 2),
+            target="report",
+            met=True,
+        ),
+    ]
