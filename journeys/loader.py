@@ -33,6 +33,8 @@ M = TypeVar("M", bound=BaseModel)
 
 _CONSTRUCTED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+_LEADING_ZERO = re.compile(r"^[+-]?0[0-9]")
 
 
 @dataclass
@@ -87,14 +89,16 @@ class _Builder:
             value: Any = self._mapping(node, path)
         elif isinstance(node, SequenceNode):
             value = [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        elif node.tag == _INT_TAG and node.style is None and _LEADING_ZERO.match(node.value):
+            value = node.value  # 007, 0912…: an identifier or a phone number, not the number 7
         elif node.tag in _CONSTRUCTED_TAGS:
             try:
                 value = self._constructor.construct_object(node)
             except (YAMLError, ValueError):
                 self.problem(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}")
                 value = None
-        else:  # strings, and timestamps kept as written
-            value = node.value
+        else:  # strings, and timestamps kept as written; ruamel marks folded (>) line breaks with \a
+            value = node.value.replace("\a", "") if node.style == ">" else node.value
         self._open.discard(id(node))
         self._done[id(node)] = value
         return value

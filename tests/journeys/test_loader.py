@@ -338,3 +338,17 @@ def test_load_directory_raises_on_any_error(tmp_path: Path) -> None:
     assert [str(p) for p in info.value.problems] == [
         f"{tmp_path}/b.yaml:1:1: missing required key 'steps' (a journey needs steps)"
     ]
+
+
+def test_load_yaml_folded_scalar_folds_line_breaks_into_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "folded.yaml"
+    path.write_text("description: >\n  one\n  two\n", encoding="utf-8")
+    data, _ = load_yaml(path)
+    assert data == {"description": "one two\n"}
+
+
+def test_load_yaml_keeps_leading_zeros_of_identifiers(tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text("- {id: 007, phone: 09121234567, months: 8}\n", encoding="utf-8")
+    data, _ = load_yaml(path)
+    assert data == [{"id": "007", "phone": "09121234567", "months": 8}]
