@@ -11,11 +11,11 @@ $(BIN)/journeys: pyproject.toml
 
 .PHONY: demo test lint bench
 demo: $(BIN)/journeys
-	$(BIN)/journeys validate definitions/*.yaml
 	$(BIN)/journeys simulate definitions/modem_swap.yaml \
 		--customers definitions/scenarios/modem_swap/customers.yaml \
 		--events definitions/scenarios/modem_swap/events.yaml \
 		--start 2026-11-23T08:00:00+03:30 --days 30
+	$(BIN)/python -m journeys.demo
 
 test: $(BIN)/journeys
 	$(BIN)/ruff check .

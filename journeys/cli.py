@@ -6,6 +6,7 @@ Every user mistake ends as one line on stderr and a non-zero exit, never a trace
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from journeys.errors import DefinitionError, InputError, JourneysError
+from journeys.settings import Settings
 from journeys.templating import TemplateFiles
 
 app = typer.Typer(
@@ -159,19 +161,230 @@ def simulate(
     from journeys.messages import MessageSource
     from journeys.simulate import simulate as run_simulation
 
-    if engine is Engine.temporal:
-        raise JourneysError("--engine temporal is not available yet: the durable runtime is still being built")
     journey = load_or_raise(file, _templates_for(file))
     began = _parse_start(start)
     people = read_customers(customers)
     planned = read_events(events, began, {c.id for c in people}) if events else []
-    result = run_simulation(journey, people, planned, began, days, MessageSource(_templates_for(file)))
+    if engine is Engine.temporal:
+        from journeys.operations import publish
+        from journeys.simulate_temporal import simulate_on_temporal
+
+        published = publish(file)
+        result = _run(lambda: simulate_on_temporal(published, people, planned, began, days))
+    else:
+        result = run_simulation(journey, people, planned, began, days, MessageSource(_templates_for(file)))
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
         from journeys.views import print_simulation
 
         print_simulation(console, result, people, journey)
+
+
+# --- runtime: everyone, operations, support ------------------------------------------------------
+
+
+def _run(coro_factory: Any) -> Any:
+    """Run an async command body; Ctrl-C ends it quietly."""
+    try:
+        return asyncio.run(coro_factory())
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+async def _runtime(body: Any) -> Any:
+    """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`."""
+    from journeys.store import Store
+    from journeys.temporal import connect
+
+    settings = Settings()
+    client = await connect(settings)
+    store = Store.open(settings.store_url)
+    try:
+        return await body(client, store, settings)
+    finally:
+        store.close()
+
+
+@app.command()
+def dev(
+    port: Annotated[
+        int | None, typer.Option("--port", help="Temporal frontend port (default: from the address)")
+    ] = None,
+    ui_port: Annotated[
+        int | None, typer.Option("--ui-port", help="Temporal web UI port (default: port + 1000)")
+    ] = None,
+) -> None:
+    """Start the embedded default: Temporal dev server (persistent), the store and a worker, until Ctrl-C."""
+    from journeys.embedded import run_dev
+
+    _run(lambda: run_dev(Settings(), port, ui_port, lambda line: console.print(line, highlight=False)))
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against the configured Temporal server and store (also `python worker.py`)."""
+    from journeys.embedded import run_worker
+
+    _run(lambda: run_worker(Settings(), lambda line: console.print(line, highlight=False)))
+
+
+customers_app = typer.Typer(help="Customer profiles in the store.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+
+
+@customers_app.command("import")
+def customers_import(
+    file: Annotated[Path, typer.Argument(help="customers: CSV, YAML or JSON", show_default=False)],
+    region: Annotated[
+        str | None, typer.Option("--region", help="country of phone numbers written without +, e.g. IR")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import or update customer profiles: bad rows reported with line numbers, good rows kept, idempotent."""
+    from journeys.importer import import_customers
+    from journeys.store import Store
+
+    settings = Settings()
+    store = Store.open(settings.store_url)
+    try:
+        report = import_customers(file, store, console=None if as_json else console, default_region=region)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        from journeys.views import print_import
+
+        print_import(console, errors, report)
+    raise typer.Exit(1 if report.rejected else 0)
+
+
+@app.command()
+def enroll(
+    journey: Annotated[str, typer.Argument(help="journey id (or its YAML file)", show_default=False)],
+    customer: Annotated[list[str] | None, typer.Option("--customer", help="customer id (repeatable)")] = None,
+    all_customers: Annotated[bool, typer.Option("--all", help="every customer in the store")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Enrol customers (respecting entry rules), idempotently: enrolling twice makes one run."""
+    from journeys import operations
+
+    if bool(customer) == all_customers:
+        raise InputError("give --customer ID (one or more) or --all")
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        published = operations.publish(operations.find_journey(settings, journey))
+        ids = store.customer_ids() if all_customers else list(customer or [])
+        return published.journey, await operations.enroll(client, store, settings, published, ids)
+
+    found, results = _run(lambda: _runtime(body))
+    if as_json:
+        _print_json({"journey": found.id, "version": found.version, "enrolments": [r.model_dump() for r in results]})
+    else:
+        from journeys.views import print_enrolments
+
+        print_enrolments(console, found, results)
+
+
+def _data(pairs: list[str] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--data {pair!r}: expected KEY=VALUE")
+        data[key.strip()] = value
+    return data
+
+
+@app.command()
+def signal(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    event: Annotated[str, typer.Argument(help="event name, e.g. swapped", show_default=False)],
+    data: Annotated[list[str] | None, typer.Option("--data", help="KEY=VALUE (repeatable)")] = None,
+    event_id: Annotated[str | None, typer.Option("--id", help="event id: the same id twice is one event")] = None,
+    journey: Annotated[str | None, typer.Option("--journey", help="only this journey's runs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Record an event and deliver it at once to every live run of the customer; print what each did."""
+    from journeys import operations
+
+    values = _data(data)
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await operations.signal(client, store, settings, customer, event, values, event_id, journey)
+
+    result = _run(lambda: _runtime(body))
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.views import print_signal
+
+        print_signal(console, result)
+
+
+@app.command()
+def status(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """The customer's runs: journey, version, current step, what it waits for and until when, messages, outcome."""
+    from journeys import operations
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await operations.status(client, store, customer)
+
+    result = _run(lambda: _runtime(body))
+    if as_json:
+        _print_json(result)
+    else:
+        from journeys.views import print_status
+
+        print_status(console, result)
+
+
+@app.command()
+def cancel(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    journey: Annotated[str | None, typer.Option("--journey", help="only this journey's run")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """End the customer's live runs with outcome cancelled."""
+    from journeys import operations
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await operations.cancel(client, store, customer, journey)
+
+    results = _run(lambda: _runtime(body))
+    if as_json:
+        _print_json({"customer": customer, "runs": [r.model_dump() for r in results]})
+    elif not results:
+        console.print(f"{customer} has no live run" + (f" of {journey}" if journey else ""))
+    else:
+        for r in results:
+            console.print(f"{r.journey} ({r.workflow_id}): {r.effect}", highlight=False)
+
+
+@app.command()
+def report(
+    journey: Annotated[str, typer.Argument(help="journey id", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Per step: how many arrived, are there now, left by each path; outcomes; messages; goal conversion."""
+    from journeys.store import Store
+
+    settings = Settings()
+    store = Store.open(settings.store_url)
+    try:
+        result = store.journey_report(journey)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.views import print_report
+
+        print_report(console, result)
 
 
 # --- entry point ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -53,6 +53,7 @@ Outcome = Literal["completed", "exited", "cancelled", "holdout", "failed"]
 Effect = Literal["exited", "advanced", "ignored"]
 SendResult = Literal["sent", "skipped", "failed"]
 MAX_TRANSITIONS = 10_000  # per `advance` call; validation rejects loops with no brake, this is the backstop
+MAX_BURST = 500  # steps entered without the run ever waiting: past it the run fails rather than spin
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -149,6 +150,7 @@ class RunState(BaseModel):
     arrived_seq: int = 0  # how many events the run had received when it arrived at `step`
     visits: dict[str, int] = Field(default_factory=dict)
     sends: int = 0  # send counter: the idempotency key's suffix, never reset
+    burst: int = 0  # steps entered since the run last waited
     pending: Literal["send", "update"] | None = None
     events: list[Event] = Field(default_factory=list)
     outcome: Outcome | None = None
@@ -253,18 +255,23 @@ def start(
 # --- events ---------------------------------------------------------------------------------------
 
 
-def receive(journey: Journey, state: RunState, event: Event) -> Effect:
-    """Take an event into the run: an `exit_on` event ends it at once."""
+def receive(journey: Journey, state: RunState, event: Event, now: datetime | None = None) -> Effect:
+    """Take an event into the run: an `exit_on` event ends it at once (at `now`, else at the event's time)."""
     if not state.live or any(e.id == event.id for e in state.events):
         return "ignored"
     state.events.append(event)
     if event.name in journey.exit_on:
-        _finish(state, "exited", event.at, exit_event=event.name)
+        _finish(state, "exited", now or event.at, exit_event=event.name)
         return "exited"
     step = journey.step(state.step) if state.step else None
     if isinstance(step, WaitForStep) and event.name in step.wait_for:
         return "advanced"
     return "ignored"
+
+
+def retract(state: RunState) -> None:
+    """The driver could not send after all (another journey filled a cap meanwhile): decide again later."""
+    state.pending = None
 
 
 def cancel(state: RunState, now: datetime) -> None:
@@ -301,6 +308,8 @@ def advance(
         if isinstance(outcome, str) or outcome is None:
             _enter(journey, state, outcome, now, entered)
             continue
+        if isinstance(outcome, Wait):
+            state.burst = 0
         return Advance(command=outcome, entered=entered)
     _finish(state, "failed", now, failure=f"more than {MAX_TRANSITIONS} steps without waiting")
     return Advance(command=_end_command(state), entered=entered)
@@ -431,7 +440,10 @@ def _enter(journey: Journey, state: RunState, step_id: str | None, now: datetime
         state.step = step_id
         state.arrived_at = now
         state.arrived_seq = len(state.events)
+        state.burst += 1
         entered.append(step_id)
+        if state.burst > MAX_BURST:
+            _finish(state, "failed", now, failure=f"more than {MAX_BURST} steps without waiting")
         return
     _finish(state, "failed", now, failure="on_max steps form a loop")
 
@@ -487,13 +499,21 @@ def quiet_until(quiet: QuietHours, zone: ZoneInfo, at: datetime) -> datetime | N
 
 
 def next_clock(clock: time, zone: ZoneInfo, at: datetime) -> datetime:
-    """The first moment at or after `at` when the wall clock in `zone` shows `clock`."""
+    """The first moment at or after `at` when the wall clock in `zone` shows `clock`.
+
+    Compared as instants, not as wall times (which ignore `fold`): when a daylight-saving change repeats an
+    hour, its second 01:30 is a later moment than its first. A time the change skips counts as fold 0."""
     local = at.astimezone(zone)
     day = local.date()
     for offset in range(3):
-        candidate = datetime.combine(day + timedelta(days=offset), clock, tzinfo=zone)
-        if candidate >= local:
-            return candidate.astimezone(at.tzinfo)
+        wall = datetime.combine(day + timedelta(days=offset), clock)
+        for fold in (0, 1):
+            candidate = wall.replace(tzinfo=zone, fold=fold)
+            instant = candidate.astimezone(timezone.utc)
+            if fold and instant.astimezone(zone).replace(tzinfo=None) != wall:
+                continue  # fold 1 of a skipped time is another wall time
+            if instant >= at:
+                return instant.astimezone(at.tzinfo)
     raise AssertionError("a wall-clock time recurs every day")
 
 

@@ -129,11 +129,12 @@ class _Run:
         upcoming = next(pending, None)
         now = self.start
         while True:
+            while upcoming is not None and upcoming.at <= now:  # every event due now, before the run moves on
+                self._deliver(upcoming)
+                upcoming = next(pending, None)
             wake = self._drive(now)
             if upcoming is not None and (wake is None or upcoming.at <= wake):
                 now = upcoming.at
-                self._deliver(upcoming)
-                upcoming = next(pending, None)
             elif wake is not None and wake <= self.end:
                 now = wake
             else:

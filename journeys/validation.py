@@ -165,7 +165,7 @@ class _Checker:
         edges = [self.edges(i) for i in range(len(self.steps))]
         if references_good:  # a misspelt name would make whole parts look unreachable
             self.unreachable(edges)
-        self.endless_loops(edges)
+        self.endless_loops()
         self.expressions()
         self.messages()
         self.likely_mistakes()
@@ -229,7 +229,7 @@ class _Checker:
 
     # --- the graph --------------------------------------------------------------------------------
 
-    def edges(self, i: int) -> list[int]:
+    def edges(self, i: int, with_on_max: bool = True) -> list[int]:
         """Where a run can go from step `i` (names of no step are left out: they are reported already)."""
         step = self.steps[i]
         following: int | None = i + 1 if i + 1 < len(self.steps) else None
@@ -252,9 +252,33 @@ class _Checker:
             targets = []
         else:
             targets = [after]
-        if step.max_visits is not None:
-            targets.append(go(step.on_max) if step.on_max else after)
+        if step.max_visits is not None and with_on_max:
+            targets.append(self.on_max_target(i))
         return [t for t in dict.fromkeys(targets) if t is not None]
+
+    def on_max_target(self, i: int) -> int | None:
+        step = self.steps[i]
+        if step.on_max is not None:
+            return self.index.get(step.on_max)
+        if step.next is not None:
+            return self.index.get(step.next)
+        return i + 1 if i + 1 < len(self.steps) else None
+
+    def loop_graph(self) -> list[list[int]]:
+        """The step graph for loop checks. A step with max_visits bounds the runs through it, but not the
+        arrivals it turns away to `on_max`: those go through a node of their own (index + len(steps)),
+        which bounds nothing, so a loop through `on_max` back to the same step is seen as unbounded."""
+        n = len(self.steps)
+        redirect = {i: n + i for i, s in enumerate(self.steps) if s.max_visits is not None}
+
+        def arrive(targets: list[int]) -> list[int]:
+            return [node for t in targets for node in ([t, redirect[t]] if t in redirect else [t])]
+
+        graph = [arrive(self.edges(i, with_on_max=False)) for i in range(n)] + [[] for _ in range(n)]
+        for i, node in redirect.items():
+            target = self.on_max_target(i)
+            graph[node] = arrive([target] if target is not None else [])
+        return graph
 
     def unreachable(self, edges: list[list[int]]) -> None:
         seen = {0}
@@ -269,23 +293,29 @@ class _Checker:
                 self.report(("steps", i), f"step {step.id!r} is unreachable: no path from the first step leads to it")
 
     def describe(self, cycle: list[int]) -> str:
-        ids = [self.steps[i].id for i in cycle]
+        n = len(self.steps)
+        ids = [self.steps[i].id if i < n else f"{self.steps[i - n].id} (on_max)" for i in cycle]
         return " → ".join(ids if len(ids) > 1 else ids * 2)
 
-    def endless_loops(self, edges: list[list[int]]) -> None:
+    def endless_loops(self) -> None:
         """Errors for loops with nothing that waits or bounds them; warnings for send loops only caps bound."""
+        edges = self.loop_graph()
         pausing = {i for i, s in enumerate(self.steps) if isinstance(s, WaitStep | WaitForStep)}
         bounded = {i for i, s in enumerate(self.steps) if s.max_visits is not None}
-        everything = set(range(len(self.steps)))
+        everything = set(range(len(edges)))
+        n = len(self.steps)
         for loop in _loops(everything - pausing - bounded, edges):
             first = min(loop)
+            why = (
+                "past max_visits, on_max leads back into it with nothing that waits"
+                if any(node >= n for node in loop)
+                else "it has no wait, wait_for or max_visits"
+            )
             self.report(
-                ("steps", first),
-                f"loop {self.describe(_cycle(first, loop, edges))} can run forever: "
-                "it has no wait, wait_for or max_visits",
+                ("steps", first % n), f"loop {self.describe(_cycle(first, loop, edges))} can run forever: {why}"
             )
         for loop in _loops(everything - bounded, edges):
-            sends = sorted(i for i in loop if isinstance(self.steps[i], SendStep))
+            sends = sorted(i for i in loop if i < n and isinstance(self.steps[i], SendStep))
             if sends and loop & pausing:
                 self.report(
                     ("steps", sends[0]),

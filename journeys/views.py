@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -82,3 +84,111 @@ def totals_table(simulation: Simulation) -> Group:
     for outcome, count in sorted(simulation.totals.outcomes.items()):
         table.add_row(Text(f"outcome {outcome}", style=_OUTCOME_STYLE.get(outcome, "")), str(count))
     return Group(head, table)
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def print_enrolments(console: Console, journey: Journey, results: list[Any]) -> None:
+    table = Table(title=f"{journey.id} v{journey.version}: enrolment", title_justify="left", show_edge=False)
+    for column in ("customer", "status", "run / reason"):
+        table.add_column(column)
+    style = {"started": "green", "already": "yellow", "skipped": "dim"}
+    for r in results:
+        table.add_row(r.customer, Text(r.status, style=style[r.status]), r.workflow_id or r.reason or "")
+    console.print(table)
+    counts = Counter(r.status for r in results)
+    console.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no customers")
+
+
+def print_signal(console: Console, result: Any) -> None:
+    if result.duplicate:
+        console.print(f"event {result.event_id} was already recorded: nothing to do (duplicate)", highlight=False)
+        return
+    console.print(f"recorded {result.event} for {result.customer} (id {result.event_id})", highlight=False)
+    if not result.runs:
+        console.print("no live run took it; no journey is triggered by it")
+    for run in result.runs:
+        reason = f" ({run.reason})" if run.reason else ""
+        console.print(f"  {run.journey}: {run.effect}{reason}  [dim]{run.workflow_id}[/]", highlight=False)
+
+
+def print_status(console: Console, status: dict[str, Any]) -> None:
+    c = status["customer"]
+    console.print(f"[bold]{c['id']}[/] {c.get('name') or ''} · {c.get('email') or '-'} · {c.get('phone') or '-'}")
+    tags = ", ".join(c.get("tags") or []) or "-"
+    console.print(f"locale {c.get('locale') or '-'} · zone {c.get('timezone') or '-'} · tags {tags}")
+    consent = c.get("consent") or {}
+    if consent:
+        console.print("consent: " + ", ".join(f"{ch} {v.get('status')}" for ch, v in sorted(consent.items())))
+    if c.get("documents"):
+        console.print("documents: " + ", ".join(sorted(c["documents"])))
+    if not status["runs"]:
+        console.print("no runs")
+    for run in status["runs"]:
+        outcome = run["outcome"]
+        detail = run.get("exit_event") or run.get("end_label") or ""
+        head = Text.assemble(
+            (f"{run['journey']} v{run['version']}", "bold"),
+            " — ",
+            (outcome, _OUTCOME_STYLE.get(outcome, "")),
+            f": {detail}" if detail else "",
+        )
+        console.print(head)
+        if outcome == "running":
+            waiting = ", ".join(run["waiting_for"]) or "time"
+            console.print(
+                f"  at step [bold]{run['current_step']}[/], waiting for {waiting} until {_when(run['until'])}"
+            )
+        table = Table(show_edge=False, box=None, padding=(0, 2))
+        for column in ("at", "step", "channel", "to", "status", "what"):
+            table.add_column(column)
+        for m in run["messages"]:
+            table.add_row(
+                _when(m["at"]), m["step"], m["channel"], m["to"], m["status"], _short(m["subject"] or m["body"], 50)
+            )
+        if run["messages"]:
+            console.print(table)
+
+
+def print_import(console: Console, errors: Console, report: Any) -> None:
+    for problem in report.problems:
+        errors.print(problem, markup=False, highlight=False, soft_wrap=True)
+    for conflict in report.conflicts:
+        errors.print(f"warning: {conflict}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"{report.imported} imported ({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
+        f"{report.rejected} rejected, {len(report.conflicts)} conflict(s)",
+        highlight=False,
+    )
+
+
+def print_report(console: Console, report: Any) -> None:
+    versions = ", ".join(f"v{v}" for v in report.versions) or "no version enrolled yet"
+    console.print(f"[bold]{report.journey_id}[/] ({versions}): {report.runs} run(s), {report.live} live")
+    steps = Table(title="steps", title_justify="left", show_edge=False)
+    for column in ("step", "arrived", "now", "left to"):
+        steps.add_column(column, justify="right" if column in ("arrived", "now") else "left")
+    for step in report.steps:
+        left = ", ".join(f"{target} {n}" for target, n in sorted(step.left.items(), key=lambda kv: -kv[1]))
+        steps.add_row(step.step, str(step.arrived), str(step.now), left)
+    console.print(steps)
+    outcomes = Table(title="outcomes", title_justify="left", show_edge=False)
+    for column in ("outcome", "label", "runs"):
+        outcomes.add_column(column)
+    for o in report.outcomes:
+        outcomes.add_row(Text(o.outcome, style=_OUTCOME_STYLE.get(o.outcome, "")), o.end_label or "", str(o.count))
+    console.print(outcomes)
+    messages = Table(title="messages", title_justify="left", show_edge=False)
+    for column in ("channel", "status", "count"):
+        messages.add_column(column)
+    for m in report.messages:
+        messages.add_row(m.channel, m.status, str(m.count))
+    console.print(messages)
+    for goal in report.goals:
+        console.print(f"goal {goal.exit_event}: {goal.runs}/{goal.total} runs ({goal.rate:.0%})")

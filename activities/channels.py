@@ -1,0 +1,101 @@
+"""The send activity: render for the customer as the store has them now, reserve, deliver, record.
+
+Exactly-once, as far as it can be: the message row is written (unique on the send's idempotency key)
+before the provider is called and completed after, so a retried activity finds the row and does not
+send again. The one remaining window: the provider accepted the message and the worker died before the
+row was completed; the retry then finds a row still `sending` and sends once more (channels that can,
+pass the key to the provider so it drops the duplicate: the email Message-ID is derived from it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from channels.base import Channel, PermanentFailure, TransientFailure
+from journeys.messages import Undeliverable, render_message
+from journeys.runs import SendOutcome, SendRequest
+from journeys.store import SendReservation, Store
+from journeys.templating import TemplateError
+
+
+class ChannelActivities:
+    def __init__(self, store: Store, channels: dict[str, Channel]) -> None:
+        self.store = store
+        self.channels = channels
+
+    @activity.defn(name="send_message")
+    async def send_message(self, request: SendRequest) -> SendOutcome:
+        store = self.store
+        row = await asyncio.to_thread(store.customer_row, request.customer_id)
+        customer = await asyncio.to_thread(store.customer, request.customer_id)
+        if row is None or customer is None:
+            return SendOutcome(status="failed", error="customer is not in the store")
+        reservation = SendReservation(
+            key=request.key,
+            workflow_id=request.workflow_id,
+            journey_id=request.journey_id,
+            customer_id=request.customer_id,
+            step=request.step,
+            visit=request.visit,
+            channel=request.channel,
+            recipient="",
+            created_at=request.now,
+        )
+        if (row.consent or {}).get(request.channel, {}).get("status") == "opted_out":
+            return await asyncio.to_thread(self._unsent, reservation, "skipped", f"opted out of {request.channel}")
+        try:
+            rendered = render_message(
+                request.channel, request.message, customer, {**request.context, "customer": customer.context}
+            )
+        except Undeliverable as exc:
+            return await asyncio.to_thread(self._unsent, reservation, "skipped", str(exc))
+        except TemplateError as exc:
+            return await asyncio.to_thread(self._unsent, reservation, "failed", str(exc))
+        reservation = reservation.model_copy(
+            update={
+                "recipient": rendered.to,
+                "subject": rendered.subject,
+                "body": rendered.body,
+                "html": rendered.html,
+                "payload": rendered.payload or {},
+            }
+        )
+        result = await asyncio.to_thread(store.reserve_send, reservation, request.limits, request.now)
+        if result.status == "capped":
+            return SendOutcome(status="capped", until=result.until)
+        if result.status == "duplicate" and result.message is not None and result.message.status != "sending":
+            return SendOutcome(status=result.message.status, error=result.message.error)  # type: ignore[arg-type]
+        channel = self.channels[request.channel]
+        try:
+            delivery = await channel.send(rendered, request.key)
+        except PermanentFailure as exc:
+            await asyncio.to_thread(
+                store.complete_send, request.key, "failed", provider=channel.provider, error=str(exc), at=_now()
+            )
+            return SendOutcome(status="failed", error=str(exc))
+        except TransientFailure as exc:
+            raise ApplicationError(str(exc), type="TransientFailure") from None
+        await asyncio.to_thread(
+            store.complete_send,
+            request.key,
+            "sent",
+            provider=delivery.provider,
+            provider_id=delivery.provider_id,
+            at=_now(),
+        )
+        return SendOutcome(status="sent")
+
+    def _unsent(self, reservation: SendReservation, status: str, error: str) -> SendOutcome:
+        """Record a send that will not happen (no address, opted out, template error), once."""
+        result = self.store.reserve_send(reservation, [], reservation.created_at)
+        if result.status == "reserved":
+            self.store.complete_send(reservation.key, status, provider="none", error=error, at=_now())
+        return SendOutcome(status=status, error=error)  # type: ignore[arg-type]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,59 @@
+"""Activities that talk to the store: customer snapshots, profile updates, run progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import activity
+
+from journeys.runs import LEDGER_DAYS, ProfileUpdate, Progress, Snapshot
+from journeys.store import Store
+
+
+class StoreActivities:
+    """Bound to one `Store`; sync methods, run in the worker's thread pool."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn(name="load_customer")
+    def load_customer(self, customer_id: str, journey_id: str, now: datetime) -> Snapshot:
+        customer = self.store.customer(customer_id)
+        if customer is None:
+            raise LookupError(f"customer {customer_id!r} is not in the store")
+        ledger = self.store.ledger(customer_id, now - timedelta(days=LEDGER_DAYS))
+        return Snapshot(customer=customer, ledger=ledger, paused=self.store.is_paused(journey_id))
+
+    @activity.defn(name="apply_profile_update")
+    def apply_profile_update(self, update: ProfileUpdate) -> None:
+        self.store.apply_update(update.customer_id, update.set, update.add_tags, update.remove_tags)
+
+    @activity.defn(name="record_progress")
+    def record_progress(self, progress: Progress) -> None:
+        store = self.store
+        store.create_run(
+            progress.workflow_id,
+            progress.journey_id,
+            progress.version,
+            progress.customer_id,
+            progress.entry,
+            progress.started_at,
+        )
+        if progress.entries:
+            store.record_steps(
+                progress.workflow_id,
+                progress.journey_id,
+                progress.version,
+                [(e.step, e.from_step, e.at) for e in progress.entries],
+            )
+        store.update_run(
+            progress.workflow_id,
+            current_step=progress.current_step,
+            waiting_for=progress.waiting_for,
+            until=progress.until,
+            outcome=progress.outcome,
+            ended_at=progress.ended_at,
+            exit_event=progress.exit_event,
+            end_label=progress.end_label,
+            failure=progress.failure,
+        )

@@ -1,0 +1,47 @@
+"""The one interface every channel implements, and how channels fail.
+
+JourneysError
+└── ChannelError            a send did not go through
+    ├── PermanentFailure    never retried (bad address, unsubscribed): recorded on the message
+    └── TransientFailure    retried with backoff by the activity (timeouts, 4xx SMTP, 429/5xx)
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from journeys.errors import JourneysError
+from journeys.messages import Rendered
+
+
+class ChannelError(JourneysError):
+    """A send did not go through."""
+
+
+class PermanentFailure(ChannelError):
+    """Retrying cannot help; `opt_out` is set when the provider says the recipient unsubscribed."""
+
+    def __init__(self, message: str, *, opt_out: bool = False) -> None:
+        super().__init__(message)
+        self.opt_out = opt_out
+
+
+class TransientFailure(ChannelError):
+    """Worth retrying later."""
+
+
+class Delivery(BaseModel):
+    """What the provider said when it accepted a message."""
+
+    provider: str
+    provider_id: str | None = None
+
+
+class Channel(Protocol):
+    """Sends one rendered message; `key` is the send's idempotency key (stable across retries)."""
+
+    provider: str
+
+    async def send(self, message: Rendered, key: str) -> Delivery: ...

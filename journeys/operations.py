@@ -1,0 +1,304 @@
+"""What the support and marketing commands do against Temporal and the store (the CLI only prints)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from journeys import interpreter as engine
+from journeys.definition import Journey
+from journeys.errors import JourneysError
+from journeys.interpreter import Event
+from journeys.runs import RunInput, RunStatus, bundle_templates, workflow_id
+from journeys.settings import Settings
+from journeys.store import Store
+from journeys.templating import TemplateFiles
+
+PARALLEL = 64  # client calls in flight at once
+
+
+class Published(BaseModel):
+    """A journey as enrolment uses it: the definition and its templates, bundled by value."""
+
+    journey: Journey
+    templates: dict[str, Any]
+    source: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+
+def publish(path: Path) -> Published:
+    from journeys.loader import load_or_raise
+
+    journey = load_or_raise(path, TemplateFiles(path.parent / "templates"))
+    return Published(
+        journey=journey,
+        templates=bundle_templates(journey, TemplateFiles(path.parent / "templates")),
+        source=path.read_text(encoding="utf-8"),
+    )
+
+
+def find_journey(settings: Settings, journey_id: str) -> Path:
+    """The definition file of a journey id (or a path given directly)."""
+    direct = Path(journey_id)
+    if direct.suffix in (".yaml", ".yml") and direct.is_file():
+        return direct
+    definitions = _definitions(settings)
+    for path, journey in definitions.items():
+        if journey.id == journey_id or path.stem == journey_id:
+            return path
+    known = ", ".join(sorted(j.id for j in definitions.values())) or "none"
+    raise JourneysError(f"no journey {journey_id!r} in {settings.definitions} (known: {known})")
+
+
+def _definitions(settings: Settings) -> dict[Path, Journey]:
+    from journeys.loader import load_journey
+
+    found: dict[Path, Journey] = {}
+    for path in sorted(settings.definitions.glob("*.yaml")):
+        journey, problems = load_journey(path, TemplateFiles(settings.templates))
+        if journey is not None and not any(p.severity == "error" for p in problems):
+            found[path] = journey
+    return found
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- enrol ----------------------------------------------------------------------------------------
+
+
+class Enrolment(BaseModel):
+    customer: str
+    status: Literal["started", "already", "skipped"]
+    workflow_id: str | None = None
+    reason: str | None = None
+
+
+async def enroll(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    published: Published,
+    customer_ids: Sequence[str],
+    trigger: Event | None = None,
+) -> list[Enrolment]:
+    """Enrol customers (respecting `entry`), idempotently: enrolling twice makes one run."""
+    journey = published.journey
+    if store.is_paused(journey.id):
+        raise JourneysError(f"journey {journey.id!r} is paused: it enrols no one (journeys resume {journey.id})")
+    store.save_version(journey.id, journey.version, published.source, published.hash, _now())
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(customer_id: str) -> Enrolment:
+        async with gate:
+            return await _enrol_one(client, store, settings, published, customer_id, trigger)
+
+    return list(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+async def _enrol_one(
+    client: Client, store: Store, settings: Settings, published: Published, customer_id: str, trigger: Event | None
+) -> Enrolment:
+    journey = published.journey
+    customer = await asyncio.to_thread(store.customer, customer_id)
+    if customer is None:
+        return Enrolment(customer=customer_id, status="skipped", reason="no such customer in the store")
+    live = await asyncio.to_thread(store.live_runs, customer_id, journey.id)
+    if live:
+        return Enrolment(customer=customer_id, status="already", workflow_id=live[0].workflow_id)
+    now = _now()
+    past = await asyncio.to_thread(store.past_runs, customer_id, journey.id)
+    refusal = engine.enrolment_refusal(journey, customer, now, past)
+    if refusal is not None:
+        return Enrolment(customer=customer_id, status="skipped", reason=refusal)
+    entry = await asyncio.to_thread(store.next_entry, customer_id, journey.id)
+    wid = workflow_id(journey.id, customer_id, entry)
+    run_input = RunInput(
+        journey=journey, templates=published.templates, customer_id=customer_id, entry=entry, trigger=trigger
+    )
+    try:
+        await client.start_workflow(
+            "Journey",
+            run_input,
+            id=wid,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return Enrolment(customer=customer_id, status="already", workflow_id=wid)
+    created = await asyncio.to_thread(store.create_run, wid, journey.id, journey.version, customer_id, entry, now)
+    return Enrolment(customer=customer_id, status="started" if created else "already", workflow_id=wid)
+
+
+# --- signal ---------------------------------------------------------------------------------------
+
+
+class RunEffect(BaseModel):
+    journey: str
+    workflow_id: str
+    effect: Literal["exited", "advanced", "ignored", "started", "skipped", "cancelled"]
+    reason: str | None = None
+
+
+class SignalResult(BaseModel):
+    event_id: str
+    customer: str
+    event: str
+    duplicate: bool
+    runs: list[RunEffect] = Field(default_factory=list)
+
+
+async def signal(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    customer_id: str,
+    name: str,
+    data: dict[str, Any],
+    event_id: str | None = None,
+    journey_id: str | None = None,
+) -> SignalResult:
+    """Record the event, deliver it to every live run at once, start journeys it triggers.
+
+    Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals)."""
+    event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=_now())
+    recorded = await asyncio.to_thread(store.record_event, customer_id, event)
+    result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)
+    if not recorded:
+        return result
+    live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
+    result.runs = list(
+        await asyncio.gather(*(_deliver(client, run.workflow_id, run.journey_id, event) for run in live))
+    )
+    for path, journey in _definitions(settings).items():
+        if journey.entry.trigger != name or (journey_id and journey.id != journey_id):
+            continue
+        if any(r.journey == journey.id for r in result.runs):
+            continue
+        (enrolment,) = await enroll(client, store, settings, publish(path), [customer_id], trigger=event)
+        effect = "started" if enrolment.status == "started" else "skipped"
+        result.runs.append(
+            RunEffect(
+                journey=journey.id, workflow_id=enrolment.workflow_id or "", effect=effect, reason=enrolment.reason
+            )
+        )
+    return result
+
+
+async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> RunEffect:
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
+    try:
+        effect = await handle.execute_update("deliver", event, result_type=str)
+    except (RPCError, WorkflowUpdateFailedError):  # the run ended meanwhile: it no longer takes events
+        return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
+    return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
+
+
+# --- status, cancel -------------------------------------------------------------------------------
+
+
+async def status(client: Client, store: Store, customer_id: str) -> dict[str, Any]:
+    """The whole picture of one customer: profile, consent, documents, runs, messages."""
+    row = await asyncio.to_thread(store.customer_row, customer_id)
+    if row is None:
+        raise JourneysError(f"no customer {customer_id!r} in the store")
+    customer = await asyncio.to_thread(store.customer, customer_id)
+    runs = await asyncio.to_thread(store.runs_of, customer_id)
+    live = await asyncio.gather(*(_query(client, r.workflow_id) for r in runs if r.outcome == "running"))
+    fresh = {wid: s for wid, s in live if s is not None}
+    result_runs = []
+    for run in runs:
+        query = fresh.get(run.workflow_id)
+        messages = await asyncio.to_thread(store.messages_of_run, run.workflow_id)
+        result_runs.append(
+            {
+                "journey": run.journey_id,
+                "version": run.version,
+                "workflow_id": run.workflow_id,
+                "entry": run.entry,
+                "started_at": run.started_at,
+                "ended_at": run.ended_at,
+                "outcome": query.outcome if query else run.outcome,
+                "exit_event": query.exit_event if query else run.exit_event,
+                "end_label": query.end_label if query else run.end_label,
+                "current_step": query.current_step if query else run.current_step,
+                "waiting_for": query.waiting_for if query else (run.waiting_for or []),
+                "until": query.until if query else run.until,
+                "failure": run.failure,
+                "messages": [
+                    {
+                        "at": m.created_at,
+                        "step": m.step,
+                        "channel": m.channel,
+                        "to": m.recipient,
+                        "status": m.status,
+                        "subject": m.subject,
+                        "body": m.body,
+                        "error": m.error,
+                    }
+                    for m in messages
+                ],
+            }
+        )
+    return {
+        "customer": {
+            "id": row.id,
+            "name": row.name,
+            "email": row.email,
+            "phone": row.phone,
+            "locale": row.locale,
+            "timezone": row.timezone,
+            "attributes": row.attributes,
+            "tags": row.tags,
+            "consent": row.consent,
+            "documents": customer.documents if customer else {},
+        },
+        "runs": result_runs,
+    }
+
+
+async def _query(client: Client, wid: str) -> tuple[str, RunStatus | None]:
+    try:
+        return wid, await client.get_workflow_handle(wid).query("status", result_type=RunStatus)
+    except Exception:  # a run that ended or a worker that is down: the store's record stands
+        return wid, None
+
+
+async def settle(client: Client, wid: str, timeout: float = 30.0) -> RunStatus:
+    """Wait until a run has acted on what it received (it waits again, or ended). For tests and simulation."""
+    handle = client.get_workflow_handle(wid)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await handle.query("status", result_type=RunStatus)
+        if status.idle or asyncio.get_running_loop().time() > deadline:
+            return status
+        await asyncio.sleep(0.02)
+
+
+async def cancel(client: Client, store: Store, customer_id: str, journey_id: str | None) -> list[RunEffect]:
+    live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
+
+    async def one(wid: str, jid: str) -> RunEffect:
+        try:
+            effect = await client.get_workflow_handle(wid).execute_update("cancel", "support", result_type=str)
+        except (RPCError, WorkflowUpdateFailedError):
+            effect = "ignored"
+        return RunEffect(journey=jid, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
+
+    return list(await asyncio.gather(*(one(r.workflow_id, r.journey_id) for r in live)))

@@ -1,0 +1,153 @@
+"""What travels between the client, the journey workflow and its activities (pydantic, by value).
+
+The definition a customer was enrolled with, and the templates it uses, travel inside `RunInput`, so
+editing a YAML file never changes a live run: runs keep their version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from journeys.definition import Journey, Limit, Message, SendStep
+from journeys.interpreter import Customer, Event, RunState, SentMessage
+from journeys.templating import TemplateFiles, locale_chain
+
+LEDGER_DAYS = 35  # how far back a snapshot's send ledger reaches: longer than any sensible cap window
+
+
+def workflow_id(journey_id: str, customer_id: str, entry: int) -> str:
+    """Deterministic: enrolling twice makes one run. Keyed by customer id, never by email or phone."""
+    return f"journey:{journey_id}:{customer_id}:{entry}"
+
+
+def template_key(name: str, channel: str, locale: str | None) -> str:
+    return f"{name}|{channel}|{locale or ''}"
+
+
+class RunInput(BaseModel):
+    journey: Journey
+    templates: dict[str, Message] = Field(default_factory=dict)  # template_key → message, every locale
+    customer_id: str
+    entry: int = 1
+    trigger: Event | None = None
+    state: RunState | None = None  # set when continuing as new
+    step_before: str | None = None  # the step the previous run left off at, for the step log
+    # Simulation only. The server's clock runs on while the simulator works, so a simulated run decides at
+    # the exact moments it was woken for (its start, a timer's deadline, an event's time), as the
+    # in-process simulator does; `clock_offset` (simulated start minus server clock) maps timers.
+    simulated: bool = False
+    clock_offset: timedelta = timedelta(0)
+    simulated_start: datetime | None = None
+    history_limit: int = 5_000  # continue as new past this many history events (or when Temporal suggests it)
+
+    def message_for(self, step: SendStep, locale: str | None) -> Message:
+        """The step's inline message, or its template for this locale (with the usual fallback)."""
+        if step.message is not None:
+            return step.message
+        for candidate in locale_chain(locale):
+            found = self.templates.get(template_key(step.template or "", step.send, candidate))
+            if found is not None:
+                return found
+        raise KeyError(f"no template {step.template!r} for channel {step.send}")
+
+
+def bundle_templates(journey: Journey, files: TemplateFiles) -> dict[str, Message]:
+    """Every template file the journey's send steps use, in every locale, loaded now (at enrolment)."""
+    from journeys.loader import load_message_file
+
+    bundle: dict[str, Message] = {}
+    for step in journey.steps:
+        if not isinstance(step, SendStep) or step.template is None:
+            continue
+        for path in files.variants(step.template, step.send):
+            parts = path.name.split(".")
+            locale = parts[1] if len(parts) == 4 else None
+            message, _ = load_message_file(path)
+            if message is not None:
+                bundle[template_key(step.template, step.send, locale)] = message
+    return bundle
+
+
+class Snapshot(BaseModel):
+    """The customer as the store has them now, and their recent sends across all journeys."""
+
+    customer: Customer
+    ledger: list[SentMessage] = Field(default_factory=list)
+    paused: bool = False
+
+
+class SendRequest(BaseModel):
+    workflow_id: str
+    journey_id: str
+    version: int
+    customer_id: str
+    step: str
+    visit: int
+    seq: int
+    channel: str
+    message: Message
+    context: dict[str, Any]  # event, journey and now of the decision (the customer is read fresh)
+    limits: list[Limit] = Field(default_factory=list)
+    now: datetime
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: workflow id and the run's send counter (never attempt number or run id)."""
+        return f"{self.workflow_id}#{self.seq}"
+
+
+class SendOutcome(BaseModel):
+    status: Literal["sent", "skipped", "failed", "capped"]
+    until: datetime | None = None  # capped: when it fits
+    error: str | None = None
+
+
+class ProfileUpdate(BaseModel):
+    customer_id: str
+    set: dict[str, Any] = Field(default_factory=dict)
+    add_tags: list[str] = Field(default_factory=list)
+    remove_tags: list[str] = Field(default_factory=list)
+
+
+class StepEntry(BaseModel):
+    step: str
+    from_step: str | None
+    at: datetime
+
+
+class Progress(BaseModel):
+    """What the store should know of a run: written when it waits and when it ends, not per timer tick."""
+
+    workflow_id: str
+    journey_id: str
+    version: int
+    customer_id: str
+    entry: int
+    started_at: datetime
+    entries: list[StepEntry] = Field(default_factory=list)
+    current_step: str | None = None
+    waiting_for: list[str] = Field(default_factory=list)
+    until: datetime | None = None
+    outcome: str = "running"
+    ended_at: datetime | None = None
+    exit_event: str | None = None
+    end_label: str | None = None
+    failure: str | None = None
+
+
+class RunStatus(BaseModel):
+    """The answer of the workflow's `status` query."""
+
+    journey: str
+    version: int
+    customer_id: str
+    outcome: str
+    current_step: str | None
+    waiting_for: list[str]
+    until: datetime | None
+    exit_event: str | None = None
+    end_label: str | None = None
+    idle: bool = False  # waiting (on a timer or events) or ended: nothing in flight

@@ -1,0 +1,50 @@
+"""The store: one place for customers, their events and documents, every message and every run.
+
+SQLite by default (a file in the data dir), PostgreSQL in production; the schema is kept by the alembic
+migrations in `migrations/`, applied by `Store.open`.
+"""
+
+from __future__ import annotations
+
+from journeys.store.errors import StoreError, UnknownCustomer, UnknownMessage, UnknownRun, VersionConflict
+from journeys.store.models import (
+    CustomerRow,
+    DocumentRow,
+    EventRow,
+    JourneyStateRow,
+    JourneyVersionRow,
+    MessageRow,
+    RunRow,
+    StepLogRow,
+)
+from journeys.store.records import CustomerRecord, MessageStatus, Reservation, SendReservation, UpsertCounts
+from journeys.store.report import GoalConversion, JourneyReport, MessageCount, OutcomeCount, StepReport, Transition
+from journeys.store.store import Store
+
+__all__ = [
+    "CustomerRecord",
+    "CustomerRow",
+    "DocumentRow",
+    "EventRow",
+    "GoalConversion",
+    "JourneyReport",
+    "JourneyStateRow",
+    "JourneyVersionRow",
+    "MessageCount",
+    "MessageRow",
+    "MessageStatus",
+    "OutcomeCount",
+    "Reservation",
+    "RunRow",
+    "SendReservation",
+    "StepLogRow",
+    "StepReport",
+    "Store",
+    "StoreError",
+    "Transition",
+    "UnknownCustomer",
+    "UnknownMessage",
+    "UnknownRun",
+    "UpsertCounts",
+    "VersionConflict",
+]

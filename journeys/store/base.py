@@ -1,0 +1,46 @@
+"""What every part of `Store` shares: the engine, one-transaction sessions, the per-customer lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from journeys.store.engine import WRITE
+from journeys.store.errors import UnknownCustomer
+from journeys.store.models import CustomerRow
+
+
+class StoreBase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on error.
+
+        `write=True` for a transaction that reads and then writes: on SQLite it takes the write lock first
+        (BEGIN IMMEDIATE), so it waits its turn instead of failing when it comes to write."""
+        with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+            if write:
+                session.connection(execution_options={WRITE: True})
+            yield session
+            session.commit()
+
+    def _lock_customer(self, session: Session, customer_id: str) -> CustomerRow:
+        """The customer's row, locked until the transaction ends (the per-customer serialisation point)."""
+        row = session.exec(select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update()).first()
+        if row is None:
+            raise UnknownCustomer(customer_id)
+        return row
+
+
+def utc(at: datetime) -> datetime:
+    return at.astimezone(timezone.utc)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

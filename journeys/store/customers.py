@@ -1,0 +1,188 @@
+"""Customers and their timelines: profile imports, snapshots for journeys, updates, consent, events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from journeys.interpreter import DOCUMENT_EVENT, Customer, Event
+from journeys.store.base import StoreBase, utc, utc_now
+from journeys.store.models import CustomerRow, DocumentRow, EventRow
+from journeys.store.records import CustomerRecord, UpsertCounts
+
+CHUNK = 1000  # customers per import transaction
+PROFILE_FIELDS = ("name", "email", "phone", "locale", "timezone", "attributes", "tags")
+
+
+class CustomerMethods(StoreBase):
+    def upsert_customers(self, records: Iterable[CustomerRecord], at: datetime | None = None) -> UpsertCounts:
+        """Create or replace profiles, a chunk of rows per transaction; consent and history are kept.
+
+        A record replaces every profile field of its customer (a missing email clears it); a customer id
+        that occurs twice takes the last record."""
+        at = at or utc_now()
+        created = updated = unchanged = 0
+        for chunk in _chunks(records, CHUNK):
+            latest = {record.id: record for record in chunk}
+            c, u, n = self._upsert_chunk(list(latest.values()), at)
+            created, updated, unchanged = created + c, updated + u, unchanged + n
+        return UpsertCounts(created=created, updated=updated, unchanged=unchanged)
+
+    def _upsert_chunk(self, records: list[CustomerRecord], at: datetime) -> tuple[int, int, int]:
+        table = CustomerRow.__table__  # type: ignore[attr-defined]
+        with self._session(write=True) as session:
+            ids = [r.id for r in records]
+            existing = {
+                row.id: tuple(row[1:])
+                for row in session.exec(
+                    select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(table.c.id.in_(ids))
+                )
+            }
+            new: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            for record in records:
+                profile = record.model_dump(include=set(PROFILE_FIELDS))
+                if record.id not in existing:
+                    new.append({"id": record.id, **profile, "consent": {}, "created_at": at, "updated_at": at})
+                elif existing[record.id] != tuple(profile[name] for name in PROFILE_FIELDS):
+                    changed.append({"b_id": record.id, **profile, "updated_at": at})
+            if new:
+                session.exec(insert(table), params=new)
+            if changed:
+                values = {name: bindparam(name) for name in (*PROFILE_FIELDS, "updated_at")}
+                session.exec(update(table).where(table.c.id == bindparam("b_id")).values(values), params=changed)
+        return len(new), len(changed), len(records) - len(new) - len(changed)
+
+    def customer(self, customer_id: str) -> Customer | None:
+        """What a journey may know: the profile, documents, and the latest event of each name."""
+        with self._session() as session:
+            row = session.get(CustomerRow, customer_id)
+            if row is None:
+                return None
+            documents = session.exec(select(DocumentRow).where(DocumentRow.customer_id == customer_id)).all()
+            latest = (
+                select(
+                    EventRow,
+                    func.row_number()
+                    .over(
+                        partition_by=EventRow.name, order_by=(col(EventRow.at).desc(), col(EventRow.recorded_at).desc())
+                    )
+                    .label("rank"),
+                )
+                .where(EventRow.customer_id == customer_id)
+                .subquery()
+            )
+            newest = aliased(EventRow, latest)
+            events = session.exec(select(newest).where(latest.c.rank == 1)).all()
+        return Customer(
+            id=row.id,
+            name=row.name,
+            email=row.email,
+            phone=row.phone,
+            locale=row.locale,
+            timezone=row.timezone,
+            attributes=row.attributes,
+            tags=row.tags,
+            documents={d.kind: {**d.data, "at": d.at.isoformat(), "event_id": d.event_id} for d in documents},
+            events={e.name: Event(id=e.id, name=e.name, data=e.data, at=utc(e.at)) for e in events},
+        )
+
+    def customer_row(self, customer_id: str) -> CustomerRow | None:
+        with self._session() as session:
+            return session.get(CustomerRow, customer_id)
+
+    def customer_ids(self) -> list[str]:
+        with self._session() as session:
+            return list(session.exec(select(CustomerRow.id).order_by(CustomerRow.id)))
+
+    def apply_update(
+        self,
+        customer_id: str,
+        set_attributes: dict[str, Any],
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        at: datetime | None = None,
+    ) -> None:
+        """A journey's `update` step: set attributes, add and remove tags, atomically."""
+        with self._session(write=True) as session:
+            row = self._lock_customer(session, customer_id)
+            tags = [tag for tag in row.tags if tag not in remove_tags]
+            tags += [tag for tag in dict.fromkeys(add_tags) if tag not in tags]
+            attributes = {**row.attributes, **set_attributes}
+            if tags != row.tags or attributes != row.attributes:
+                row.tags, row.attributes, row.updated_at = tags, attributes, at or utc_now()
+                session.add(row)
+
+    def set_consent(self, customer_id: str, channel: str, status: str, at: datetime) -> None:
+        """Record an opt-in or opt-out for one channel (unsubscribe links, STOP replies, imports)."""
+        if status not in ("opted_in", "opted_out"):
+            raise ValueError(f"consent status must be opted_in or opted_out, not {status!r}")
+        with self._session(write=True) as session:
+            row = self._lock_customer(session, customer_id)
+            row.consent = {**row.consent, channel: {"status": status, "at": utc(at).isoformat()}}
+            row.updated_at = at
+            session.add(row)
+
+    def record_event(self, customer_id: str, event: Event, at: datetime | None = None) -> bool:
+        """Put an event on the customer's timeline; False when its id was recorded before.
+
+        A `document_uploaded` event with a `kind` also records the document, in the same transaction."""
+        try:
+            with self._session(write=True) as session:
+                self._lock_customer(session, customer_id)
+                if session.get(EventRow, event.id) is not None:
+                    return False
+                session.add(
+                    EventRow(
+                        id=event.id,
+                        customer_id=customer_id,
+                        name=event.name,
+                        data=event.data,
+                        at=event.at,
+                        recorded_at=at or utc_now(),
+                    )
+                )
+                kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
+                if isinstance(kind, str) and kind:
+                    self._record_document(session, customer_id, kind, event)
+                session.flush()
+        except IntegrityError:  # the same id, recorded meanwhile (for another customer: no lock held it)
+            return False
+        return True
+
+    def _record_document(self, session: Session, customer_id: str, kind: str, event: Event) -> None:
+        """The newest document of a kind wins; a late-arriving older upload does not replace it."""
+        document = session.get(DocumentRow, (customer_id, kind))
+        if document is None:
+            document = DocumentRow(customer_id=customer_id, kind=kind, data={}, event_id=event.id, at=event.at)
+        elif utc(document.at) > event.at:
+            return
+        document.data, document.event_id, document.at = event.data, event.id, event.at
+        session.add(document)
+
+    def events_of(self, customer_id: str) -> list[Event]:
+        """The customer's timeline, oldest first."""
+        with self._session() as session:
+            rows = session.exec(
+                select(EventRow)
+                .where(EventRow.customer_id == customer_id)
+                .order_by(col(EventRow.at), col(EventRow.recorded_at), col(EventRow.id))
+            ).all()
+        return [Event(id=r.id, name=r.name, data=r.data, at=utc(r.at)) for r in rows]
+
+
+def _chunks(records: Iterable[CustomerRecord], size: int) -> Iterator[list[CustomerRecord]]:
+    chunk: list[CustomerRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,173 @@
+"""The store's tables, as SQLModel row models; the schema itself is made by the migrations.
+
+Timestamps are aware UTC datetimes on the way in and on the way out, on SQLite (which keeps no zone) as on
+PostgreSQL (`timestamptz`); JSON columns use the portable `JSON` type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that refuses naive values and always gives back aware UTC datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to the store: timestamps must carry a zone")
+        value = value.astimezone(timezone.utc)
+        # SQLite stores text without a zone: keep UTC wall time, so text order is time order
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _at(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json(factory: type[dict[str, Any]] | type[list[Any]]) -> Any:
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+class CustomerRow(SQLModel, table=True):
+    """A customer's profile, consent per channel, and when the profile was made and last changed."""
+
+    __tablename__ = "customer"
+
+    id: str = Field(primary_key=True)
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] = _json(dict)
+    tags: list[str] = _json(list)
+    consent: dict[str, Any] = _json(dict)  # channel → {"status": "opted_in" | "opted_out", "at": iso}
+    created_at: datetime = _at()
+    updated_at: datetime = _at()
+
+
+class EventRow(SQLModel, table=True):
+    """One event on a customer's timeline; its id is globally unique, so recording it twice is a no-op."""
+
+    __tablename__ = "event"
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(index=True)
+    name: str = Field(index=True)
+    data: dict[str, Any] = _json(dict)
+    at: datetime = _at()
+    recorded_at: datetime = _at()
+
+
+class DocumentRow(SQLModel, table=True):
+    """The latest document of each kind a customer uploaded (a `document_uploaded` event with a `kind`)."""
+
+    __tablename__ = "document"
+
+    customer_id: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    data: dict[str, Any] = _json(dict)
+    event_id: str
+    at: datetime = _at()
+
+
+class RunRow(SQLModel, table=True):
+    """One run of a journey for a customer, as last reported by its workflow (outcome "running" while live)."""
+
+    __tablename__ = "run"
+    __table_args__ = (Index("ix_run_customer_id_journey_id", "customer_id", "journey_id"),)
+
+    workflow_id: str = Field(primary_key=True)
+    journey_id: str = Field(index=True)
+    version: int
+    customer_id: str
+    entry: int
+    started_at: datetime = _at()
+    ended_at: datetime | None = _at(nullable=True)
+    outcome: str = "running"
+    exit_event: str | None = None
+    end_label: str | None = None
+    failure: str | None = Field(default=None, sa_type=Text)
+    current_step: str | None = None
+    waiting_for: list[str] = _json(list)
+    until: datetime | None = _at(nullable=True)
+    updated_at: datetime = _at()
+
+
+class StepLogRow(SQLModel, table=True):
+    """A run entered `step` (coming from `from_step`): the raw material of journey reports."""
+
+    __tablename__ = "step_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(index=True)
+    journey_id: str = Field(index=True)
+    version: int
+    step: str
+    from_step: str | None = None
+    at: datetime = _at()
+
+
+class MessageRow(SQLModel, table=True):
+    """Every message a run decided to send, keyed by its idempotency key; also the outbox and the cap ledger."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_customer_id_created_at", "customer_id", "created_at"),)
+
+    key: str = Field(primary_key=True)
+    workflow_id: str = Field(index=True)
+    journey_id: str
+    customer_id: str
+    step: str
+    visit: int
+    channel: str
+    recipient: str | None = None
+    subject: str | None = None
+    body: str | None = Field(default=None, sa_type=Text)
+    html: str | None = Field(default=None, sa_type=Text)
+    payload: dict[str, Any] = _json(dict)
+    status: str = "sending"  # sending | sent | failed | skipped
+    provider: str | None = None  # "outbox": the row holds exactly what would have been sent
+    provider_id: str | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _at()
+    sent_at: datetime | None = _at(nullable=True)
+
+
+class JourneyVersionRow(SQLModel, table=True):
+    """The text of each journey version that enrolled someone: a version number means one definition."""
+
+    __tablename__ = "journey_version"
+
+    journey_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    hash: str
+    text: str = Field(sa_type=Text)
+    first_used_at: datetime = _at()
+
+
+class JourneyStateRow(SQLModel, table=True):
+    """Whether a journey is paused (no enrolments, no sends)."""
+
+    __tablename__ = "journey_state"
+
+    journey_id: str = Field(primary_key=True)
+    paused: bool = False
+    updated_at: datetime = _at()

@@ -1,0 +1,64 @@
+"""What goes into the store and what comes back besides rows: imports, send reservations, counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from journeys.store.models import MessageRow
+
+MessageStatus = Literal["sending", "sent", "failed", "skipped"]
+
+
+class CustomerRecord(BaseModel):
+    """One customer's profile as imported: it replaces the stored profile fields wholesale."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class SendReservation(BaseModel):
+    """A message a run is about to send: the message row's fields but its outcome."""
+
+    key: str  # the idempotency key: one row, one send, however often the activity is retried
+    workflow_id: str
+    journey_id: str
+    customer_id: str
+    step: str
+    visit: int
+    channel: str
+    recipient: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    html: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    provider: str | None = None
+    created_at: datetime | None = None  # when the run decided to send; `reserve_send`'s `now` when absent
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """`reserved`: the row is written, send now; `duplicate`: that key has a row already (`message`);
+    `capped`: a frequency cap forbids it until `until`."""
+
+    status: Literal["reserved", "duplicate", "capped"]
+    message: MessageRow | None = None
+    until: datetime | None = None

@@ -1,0 +1,185 @@
+"""Runs as their workflows report them, the step log behind reports, journey versions and pauses."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from journeys.interpreter import PastRun
+from journeys.store import report
+from journeys.store.base import StoreBase, utc, utc_now
+from journeys.store.errors import UnknownRun, VersionConflict
+from journeys.store.models import JourneyStateRow, JourneyVersionRow, RunRow, StepLogRow
+
+LIVE = "running"
+RUN_FIELDS = frozenset(
+    {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure"}
+)
+
+
+class RunMethods(StoreBase):
+    def create_run(
+        self, workflow_id: str, journey_id: str, version: int, customer_id: str, entry: int, started_at: datetime
+    ) -> bool:
+        """Record a new run (outcome `running`); False when it was recorded before."""
+        try:
+            with self._session(write=True) as session:
+                if session.get(RunRow, workflow_id) is not None:
+                    return False
+                session.add(
+                    RunRow(
+                        workflow_id=workflow_id,
+                        journey_id=journey_id,
+                        version=version,
+                        customer_id=customer_id,
+                        entry=entry,
+                        started_at=started_at,
+                        outcome=LIVE,
+                        waiting_for=[],
+                        updated_at=started_at,
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def update_run(self, workflow_id: str, *, at: datetime | None = None, **changes: Any) -> None:
+        """What the run's workflow reports: where it is, what it waits for, how it ended."""
+        unknown = set(changes) - RUN_FIELDS
+        if unknown:
+            raise TypeError(f"update_run() got unknown fields: {', '.join(sorted(unknown))}")
+        if changes.get("outcome", LIVE) is None:
+            changes["outcome"] = LIVE
+        if "waiting_for" in changes:
+            changes["waiting_for"] = list(changes["waiting_for"] or [])
+        with self._session(write=True) as session:
+            row = session.get(RunRow, workflow_id)
+            if row is None:
+                raise UnknownRun(workflow_id)
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = at or utc_now()
+            session.add(row)
+
+    def runs_of(self, customer_id: str, journey_id: str | None = None) -> list[RunRow]:
+        """The customer's runs, newest first."""
+        return self._runs(customer_id, journey_id, live_only=False)
+
+    def live_runs(self, customer_id: str, journey_id: str | None = None) -> list[RunRow]:
+        return self._runs(customer_id, journey_id, live_only=True)
+
+    def _runs(self, customer_id: str, journey_id: str | None, *, live_only: bool) -> list[RunRow]:
+        query = select(RunRow).where(RunRow.customer_id == customer_id)
+        if journey_id is not None:
+            query = query.where(RunRow.journey_id == journey_id)
+        if live_only:
+            query = query.where(RunRow.outcome == LIVE)
+        query = query.order_by(col(RunRow.started_at).desc(), col(RunRow.entry).desc())
+        with self._session() as session:
+            return list(session.exec(query))
+
+    def past_runs(self, customer_id: str, journey_id: str) -> list[PastRun]:
+        """For `re_entry`: every run of the journey for the customer (a live one has no `ended_at`)."""
+        return [
+            PastRun(ended_at=utc(r.ended_at) if r.ended_at else None) for r in self.runs_of(customer_id, journey_id)
+        ]
+
+    def next_entry(self, customer_id: str, journey_id: str) -> int:
+        """1 for the customer's first run of the journey, then 2, 3, ...: part of the workflow id."""
+        with self._session() as session:
+            last = session.exec(
+                select(func.max(RunRow.entry)).where(RunRow.customer_id == customer_id, RunRow.journey_id == journey_id)
+            ).one()
+        return (last or 0) + 1
+
+    def steps_of_run(self, workflow_id: str) -> list[StepLogRow]:
+        """The steps a run entered, in the order it entered them."""
+        with self._session() as session:
+            return list(
+                session.exec(
+                    select(StepLogRow).where(StepLogRow.workflow_id == workflow_id).order_by(col(StepLogRow.id))
+                )
+            )
+
+    def record_steps(
+        self, workflow_id: str, journey_id: str, version: int, entries: Sequence[tuple[str, str | None, datetime]]
+    ) -> None:
+        """Log the steps a run entered, in one insert; entries logged before (a retried activity) are skipped."""
+        if not entries:
+            return
+        with self._session(write=True) as session:
+            earliest = min(at for _, _, at in entries)
+            logged = Counter(
+                (step, from_step, utc(at))
+                for step, from_step, at in session.exec(
+                    select(StepLogRow.step, StepLogRow.from_step, StepLogRow.at).where(
+                        StepLogRow.workflow_id == workflow_id, col(StepLogRow.at) >= earliest
+                    )
+                )
+            )
+            rows = []
+            for step, from_step, at in entries:
+                if logged[(step, from_step, utc(at))] > 0:
+                    logged[(step, from_step, utc(at))] -= 1
+                    continue
+                rows.append(
+                    {
+                        "workflow_id": workflow_id,
+                        "journey_id": journey_id,
+                        "version": version,
+                        "step": step,
+                        "from_step": from_step,
+                        "at": at,
+                    }
+                )
+            if rows:
+                session.exec(insert(StepLogRow.__table__), params=rows)  # type: ignore[attr-defined]
+
+    def journey_report(self, journey_id: str) -> report.JourneyReport:
+        with self._session() as session:
+            return report.journey_report(session, journey_id)
+
+    def save_version(self, journey_id: str, version: int, text: str, hash: str, at: datetime) -> None:
+        """Keep the text of a version that enrols; a changed definition under the same number is refused."""
+        try:
+            with self._session(write=True) as session:
+                saved = session.get(JourneyVersionRow, (journey_id, version))
+                if saved is None:
+                    session.add(
+                        JourneyVersionRow(
+                            journey_id=journey_id, version=version, hash=hash, text=text, first_used_at=at
+                        )
+                    )
+                    session.flush()
+                    return
+        except IntegrityError:  # saved meanwhile by another process
+            with self._session() as session:
+                saved = session.get(JourneyVersionRow, (journey_id, version))
+        if saved is not None and saved.hash != hash:
+            raise VersionConflict(journey_id, version)
+
+    def version_text(self, journey_id: str, version: int) -> str | None:
+        with self._session() as session:
+            saved = session.get(JourneyVersionRow, (journey_id, version))
+            return saved.text if saved else None
+
+    def set_paused(self, journey_id: str, paused: bool, at: datetime) -> None:
+        try:
+            with self._session(write=True) as session:
+                state = session.get(JourneyStateRow, journey_id) or JourneyStateRow(journey_id=journey_id)
+                state.paused, state.updated_at = paused, at
+                session.add(state)
+        except IntegrityError:  # created meanwhile: now it exists, so this is an update
+            self.set_paused(journey_id, paused, at)
+
+    def is_paused(self, journey_id: str) -> bool:
+        with self._session() as session:
+            state = session.get(JourneyStateRow, journey_id)
+            return bool(state and state.paused)

@@ -1,0 +1,34 @@
+"""`Store`: customers, their events and documents, messages (outbox and cap ledger), runs, versions, pauses.
+
+Synchronous on purpose: Temporal runs sync activities in a thread pool, and the CLI is sync. Every method is
+one short transaction. Writes that read first (a send reservation, an event with its document, a profile
+update) lock the customer first, so concurrent workers serialise per customer: `SELECT ... FOR UPDATE` on
+PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends` and `runs`.
+"""
+
+from __future__ import annotations
+
+from journeys.store.customers import CustomerMethods
+from journeys.store.engine import make_engine, migrate
+from journeys.store.runs import RunMethods
+from journeys.store.sends import SendMethods
+
+
+class Store(CustomerMethods, SendMethods, RunMethods):
+    """The journeys database. Open with `Store.open(url)`; safe to share between threads."""
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and bring the schema up to date (idempotent; concurrent openers wait for each other).
+
+        A SQLite file's directory is made when missing."""
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,38 @@
+"""One engine, two clocks: `simulate --engine temporal` prints what the in-process simulator prints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from journeys.inputs import read_customers, read_events
+from journeys.loader import load_or_raise
+from journeys.messages import MessageSource
+from journeys.operations import publish
+from journeys.simulate import simulate
+from journeys.simulate_temporal import simulate_on_temporal
+from journeys.templating import TemplateFiles
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITIONS = ROOT / "definitions"
+START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")
+SHIPPED = sorted(p.stem for p in DEFINITIONS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+async def test_temporal_engine_prints_the_same_simulation_as_the_local_one(name: str) -> None:
+    path = DEFINITIONS / f"{name}.yaml"
+    scenario = DEFINITIONS / "scenarios" / name
+    customers = read_customers(next(p for p in scenario.iterdir() if p.stem == "customers"))
+    events = read_events(scenario / "events.yaml", START, {c.id for c in customers})
+    local = simulate(
+        load_or_raise(path), customers, events, START, 30, MessageSource(TemplateFiles(DEFINITIONS / "templates"))
+    )
+    durable = await simulate_on_temporal(publish(path), customers, events, START, 30)
+    expected = local.model_dump(mode="json", exclude={"customers": {"__all__": {"skipped_sends", "updates"}}})
+    actual = durable.model_dump(mode="json", exclude={"customers": {"__all__": {"skipped_sends", "updates"}}})
+    for mine, theirs in zip(actual["customers"], expected["customers"], strict=True):
+        assert mine == theirs, mine["id"]
+    assert actual == expected

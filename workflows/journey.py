@@ -1,0 +1,267 @@
+"""One customer's run of one journey: a thin, deterministic driver of `journeys.interpreter`.
+
+The interpreter decides; this class only performs: activities for every side effect, durable timers for
+waits, an update handler through which events arrive (so `journeys signal` returns once the run has
+taken the event in), queries for status, and continue-as-new before the history grows large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from journeys import interpreter as engine
+    from journeys.definition import SendStep
+    from journeys.interpreter import Event, RunState
+    from journeys.runs import (
+        ProfileUpdate,
+        Progress,
+        RunInput,
+        RunStatus,
+        SendOutcome,
+        SendRequest,
+        Snapshot,
+        StepEntry,
+    )
+    from journeys.templating import TemplateError, literal, render_value
+
+STORE_TIMEOUT = timedelta(seconds=30)
+SEND_TIMEOUT = timedelta(minutes=2)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5))
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=20,
+)
+PAUSE_RECHECK = timedelta(hours=1)
+
+
+@workflow.defn(name="Journey")
+class JourneyWorkflow:
+    def __init__(self) -> None:
+        self.input: RunInput | None = None
+        self.state: RunState | None = None
+        self.waiting: engine.Wait | None = None
+        self.woken = False
+        self.entries: list[StepEntry] = []
+        self.last_step: str | None = None
+        self.simulated_now: datetime | None = None  # simulation: the moment the run was last woken for
+
+    # --- handlers ---------------------------------------------------------------------------------
+
+    @workflow.update
+    async def deliver(self, event: Event) -> str:
+        """Take an event in; returns the effect: exited, advanced or ignored."""
+        await workflow.wait_condition(lambda: self.state is not None)
+        assert self.input is not None and self.state is not None
+        if self.input.simulated:
+            self.simulated_now = event.at
+        effect = engine.receive(self.input.journey, self.state, event, self._now())
+        self._wake()
+        return effect
+
+    @workflow.update
+    async def cancel(self, reason: str) -> str:
+        await workflow.wait_condition(lambda: self.state is not None)
+        assert self.state is not None
+        was_live = self.state.live
+        engine.cancel(self.state, self._now())
+        self._wake()
+        return "cancelled" if was_live else "ignored"
+
+    @workflow.query
+    def status(self) -> RunStatus:
+        assert self.input is not None
+        state = self.state
+        waiting = self.waiting if state is not None and state.live else None
+        return RunStatus(
+            journey=self.input.journey.id,
+            version=self.input.journey.version,
+            customer_id=self.input.customer_id,
+            outcome=state.outcome or "running" if state else "running",
+            current_step=state.step if state and state.live else None,
+            waiting_for=waiting.events if waiting else [],
+            until=waiting.until if waiting else None,
+            exit_event=state.exit_event if state else None,
+            end_label=state.end_label if state else None,
+            idle=waiting is not None or (state is not None and not state.live),
+        )
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: RunInput) -> RunStatus:
+        self.input = input
+        self.simulated_now = input.simulated_start
+        journey = input.journey
+        if input.state is None:
+            state, entered = engine.start(journey, input.customer_id, self._now(), input.trigger)
+            self.state = state
+            self._log(entered)
+        else:
+            self.state = state = input.state
+            self.last_step = input.step_before
+        while state.live:
+            self.woken = False  # an event from here on must wake the wait below, even one during an activity
+            snapshot = await self._snapshot()
+            with workflow.unsafe.sandbox_unrestricted():  # Jinja2 takes a lock in its caches; evaluation is pure
+                decision = engine.advance(journey, state, snapshot.customer, self._now(), snapshot.ledger)
+            self._log(decision.entered)
+            command = decision.command
+            if isinstance(command, engine.Send):
+                if snapshot.paused:
+                    await self._sleep_until(self._now() + PAUSE_RECHECK)
+                    continue
+                outcome = await self._send(command, snapshot)
+                if outcome.status == "capped":
+                    engine.retract(state)
+                    await self._sleep_until(outcome.until or self._now() + PAUSE_RECHECK)
+                    continue
+                self._log(engine.complete(journey, state, outcome.status, self._now()))  # type: ignore[arg-type]
+            elif isinstance(command, engine.ApplyUpdate):
+                await self._update(command, snapshot)
+                self._log(engine.complete(journey, state, "done", self._now()))
+            elif isinstance(command, engine.Wait):
+                self.waiting = command
+                await self._record()
+                await self._sleep_until(command.until)
+                self.waiting = None
+                if state.live and self._history_is_long():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(
+                        input.model_copy(
+                            update={
+                                "state": state,
+                                "trigger": None,
+                                "step_before": self.last_step,
+                                "simulated_start": self.simulated_now,
+                            }
+                        )
+                    )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._record()
+        return self.status()
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Let the run loop look again; until it waits again it is busy (the status query says so)."""
+        self.woken = True
+        self.waiting = None
+
+    def _history_is_long(self) -> bool:
+        assert self.input is not None
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.input.history_limit
+
+    def _now(self) -> datetime:
+        """The time decisions are made at: the workflow's clock, or in simulation the moment woken for."""
+        if self.simulated_now is not None:
+            return self.simulated_now
+        return workflow.now()
+
+    def _log(self, entered: list[str]) -> None:
+        for step in entered:
+            self.entries.append(StepEntry(step=step, from_step=self.last_step, at=self._now()))
+            self.last_step = step
+
+    async def _sleep_until(self, until: datetime | None) -> None:
+        """Until `until` or until an event arrives (any event: exit_on ends the run from the handler)."""
+        assert self.input is not None
+        timeout = until - (workflow.now() + self.input.clock_offset) if until is not None else None
+        if timeout is None or timeout > timedelta(0):
+            try:
+                await workflow.wait_condition(lambda: self.woken, timeout=timeout)
+                return
+            except asyncio.TimeoutError:
+                pass
+        if self.input.simulated and not self.woken:
+            self.simulated_now = until
+
+    async def _snapshot(self) -> Snapshot:
+        assert self.input is not None
+        return await workflow.execute_activity(
+            "load_customer",
+            args=[self.input.customer_id, self.input.journey.id, self._now()],
+            result_type=Snapshot,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    async def _send(self, command: engine.Send, snapshot: Snapshot) -> SendOutcome:
+        assert self.input is not None and self.state is not None
+        journey = self.input.journey
+        step = journey.step(command.step)
+        assert isinstance(step, SendStep)
+        context = engine.expression_context(journey, self.state, snapshot.customer, self._now())
+        request = SendRequest(
+            workflow_id=workflow.info().workflow_id,
+            journey_id=journey.id,
+            version=journey.version,
+            customer_id=self.input.customer_id,
+            step=command.step,
+            visit=command.visit,
+            seq=command.seq,
+            channel=command.channel,
+            message=self.input.message_for(step, snapshot.customer.locale),
+            context={k: v for k, v in context.items() if k != "customer"},
+            limits=list(journey.limits),
+            now=self._now(),
+        )
+        return await workflow.execute_activity(
+            "send_message",
+            request,
+            result_type=SendOutcome,
+            start_to_close_timeout=SEND_TIMEOUT,
+            retry_policy=SEND_RETRY,
+        )
+
+    async def _update(self, command: engine.ApplyUpdate, snapshot: Snapshot) -> None:
+        assert self.input is not None and self.state is not None
+        context = engine.expression_context(self.input.journey, self.state, snapshot.customer, self._now())
+        try:
+            with workflow.unsafe.sandbox_unrestricted():
+                values = render_value(command.update.set, context)
+        except TemplateError as exc:
+            engine.fail(self.state, self._now(), f"step '{command.step}': {exc}")
+            return
+        update = ProfileUpdate(
+            customer_id=self.input.customer_id,
+            set={k: literal(v) if isinstance(v, str) else v for k, v in values.items()},
+            add_tags=command.update.tags.add,
+            remove_tags=command.update.tags.remove,
+        )
+        await workflow.execute_activity(
+            "apply_profile_update", update, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
+        )
+
+    async def _record(self) -> None:
+        """Tell the store where the run is (batched step arrivals, what it waits for, or how it ended)."""
+        assert self.input is not None and self.state is not None
+        state, waiting = self.state, self.waiting
+        progress = Progress(
+            workflow_id=workflow.info().workflow_id,
+            journey_id=self.input.journey.id,
+            version=self.input.journey.version,
+            customer_id=self.input.customer_id,
+            entry=self.input.entry,
+            started_at=state.enrolled_at,
+            entries=self.entries,
+            current_step=state.step if state.live else None,
+            waiting_for=waiting.events if waiting and state.live else [],
+            until=waiting.until if waiting and state.live else None,
+            outcome=state.outcome or "running",
+            ended_at=state.ended_at,
+            exit_event=state.exit_event,
+            end_label=state.end_label,
+            failure=state.failure,
+        )
+        self.entries = []
+        await workflow.execute_activity(
+            "record_progress", progress, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
+        )
