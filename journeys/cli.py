@@ -371,6 +371,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Per step: how many arrived, are there now, left by each path; outcomes; messages; goal conversion."""
+    from journeys.operations import find_journey
     from journeys.store import Store
 
     settings = Settings()
@@ -379,6 +380,8 @@ def report(
         result = store.journey_report(journey)
     finally:
         store.close()
+    if not result.versions and not result.runs:
+        find_journey(settings, journey)  # an unknown name is an error; a known journey with no runs reports zeros
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:

@@ -45,9 +45,9 @@ async def connect(settings: Settings) -> Client:
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
         )
-    except RuntimeError as exc:
+    except RuntimeError:
         raise TemporalUnavailable(
-            f"no Temporal server answers at {settings.temporal_address} ({str(exc).splitlines()[0][:120]}); "
+            f"no Temporal server answers at {settings.temporal_address}: "
             "start one with `journeys dev`, or set JOURNEYS_TEMPORAL_ADDRESS"
         ) from None
 

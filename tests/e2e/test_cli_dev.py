@@ -1,0 +1,157 @@
+"""End to end through the `journeys` command on the embedded default: `journeys dev` in one process,
+the support commands in others, as a person would type them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+JOURNEYS = [sys.executable, "-m", "journeys"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dev:
+    """`journeys dev` as a subprocess, and the CLI pointed at it."""
+
+    def __init__(self, data: Path) -> None:
+        self.port, self.ui_port = _free_port(), _free_port()
+        self.env = {
+            **os.environ,
+            "JOURNEYS_DATA_DIR": str(data),
+            "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
+            "JOURNEYS_DEFINITIONS": str(ROOT / "definitions"),
+        }
+        self.env.pop("JOURNEYS_DATABASE_URL", None)
+        self.cwd = data
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*JOURNEYS, "dev", "--ui-port", str(self.ui_port)],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 90
+        seen = []
+        for line in self.process.stdout:
+            seen.append(line)
+            if "ready" in line:
+                return
+            if time.monotonic() > deadline:
+                break
+        raise AssertionError("journeys dev did not get ready:\n" + "".join(seen))
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*JOURNEYS, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True)
+
+    def json(self, *args: str) -> object:
+        result = self.run(*args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    server = Dev(tmp_path)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.stop()
+
+
+def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: Path) -> None:
+    customers = tmp_path / "customers.csv"
+    customers.write_text(
+        "id,name,email,phone,locale,timezone,plan,wimax_id\n"
+        "c1,Sara,sara@example.com,+989121000001,en,Europe/London,wimax,W-1\n"
+        "c2,Reza,reza@example.com,+989121000002,fa,Asia/Tehran,wimax,W-2\n"
+        "c3,Bad,not-an-email,+989121000003,fa,Asia/Tehran,wimax,W-3\n",
+        encoding="utf-8",
+    )
+    imported = dev.run("customers", "import", str(customers))
+    assert imported.returncode == 1 and "customers.csv:4: email" in imported.stderr  # the bad row, by line
+    assert "2 imported" in imported.stdout
+
+    enrolled = dev.json("enroll", "modem-swap", "--all")
+    assert sorted(e["status"] for e in enrolled["enrolments"]) == ["started", "started"]
+    again = dev.json("enroll", "modem-swap", "--customer", "c1")
+    assert again["enrolments"][0]["status"] == "already"
+
+    swapped = dev.json("signal", "c2", "swapped", "--id", "sale-1")
+    assert swapped["duplicate"] is False
+    assert [(r["journey"], r["effect"]) for r in swapped["runs"]] == [("modem-swap", "exited")]
+    assert dev.json("signal", "c2", "swapped", "--id", "sale-1")["duplicate"] is True
+
+    registered = dev.json("signal", "c1", "registered", "--data", "source=phone")
+    assert [r["effect"] for r in registered["runs"]] == ["advanced"]
+
+    status = dev.json("status", "c1")
+    assert status["customer"]["id"] == "c1"
+    (run,) = status["runs"]
+    keys = {"journey", "version", "workflow_id", "outcome", "exit_event", "current_step", "waiting_for", "until"}
+    assert keys <= set(run)
+    assert (run["journey"], run["version"], run["outcome"]) == ("modem-swap", 3, "running")
+    assert run["current_step"] == "await_delivery" and run["waiting_for"] == ["delivered"]
+    assert [m["step"] for m in run["messages"]] == ["invite"] or run["messages"] == []  # quiet hours may hold it
+    assert dev.json("status", "c2")["runs"][0]["outcome"] == "exited"
+
+    cancelled = dev.json("cancel", "c1")
+    assert [r["effect"] for r in cancelled["runs"]] == ["cancelled"]
+    for _ in range(50):
+        if dev.json("status", "c1")["runs"][0]["outcome"] == "cancelled":
+            break
+        time.sleep(0.1)
+    assert dev.json("status", "c1")["runs"][0]["outcome"] == "cancelled"
+
+
+def test_state_survives_a_restart_of_journeys_dev(dev: Dev, tmp_path: Path) -> None:
+    customers = tmp_path / "customers.yaml"
+    customers.write_text("- {id: c1, name: Sara, email: sara@example.com, plan: wimax, wimax_id: W-1}\n")
+    assert dev.run("customers", "import", str(customers)).returncode == 0
+    (enrolment,) = dev.json("enroll", "modem-swap", "--customer", "c1")["enrolments"]
+    assert dev.stop() == 0  # Ctrl-C stops everything cleanly
+
+    dev.start()
+    status = dev.json("status", "c1")
+    assert status["runs"][0]["workflow_id"] == enrolment["workflow_id"]
+    assert status["runs"][0]["outcome"] == "running"
+    result = dev.json("signal", "c1", "swapped")
+    assert [r["effect"] for r in result["runs"]] == ["exited"]  # the run lived on in the dev server's file
+
+
+def test_client_commands_say_in_one_line_when_nothing_answers(tmp_path: Path) -> None:
+    env = {**os.environ, "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}", "JOURNEYS_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [*JOURNEYS, "status", "c1"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no Temporal server answers" in lines[0] and "Traceback" not in result.stderr
