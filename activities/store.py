@@ -48,6 +48,7 @@ class StoreActivities:
             )
         store.update_run(
             progress.workflow_id,
+            version=progress.version,
             current_step=progress.current_step,
             waiting_for=progress.waiting_for,
             until=progress.until,

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from channels.base import Channel
+from channels.email import SmtpChannel
 from channels.outbox import Outbox
+from channels.twilio import TwilioChannel
 from journeys.settings import Settings
 
 
 def channels_for(settings: Settings) -> dict[str, Channel]:
     """The channel that delivers each kind of message; the outbox where no provider is configured."""
     outbox = Outbox()
-    return {"email": outbox, "sms": outbox, "voice": outbox, "webhook": outbox}
+    email = SmtpChannel.from_settings(settings)
+    twilio = TwilioChannel.from_settings(settings)
+    return {
+        "email": email or outbox,
+        "sms": twilio or outbox,
+        "voice": twilio or outbox,
+        "webhook": outbox,
+    }

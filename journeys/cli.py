@@ -390,6 +390,90 @@ def report(
         print_report(console, result)
 
 
+@app.command()
+def move(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    journey: Annotated[str, typer.Option("--journey", help="the journey of the run", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="the step to put the run at", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)", show_default=False)],
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Move one live run to a step now; recorded with who, when and why."""
+    from journeys import operations
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await operations.move(client, store, customer, journey, to, reason, by)
+
+    moved = _run(lambda: _runtime(body))
+    if as_json:
+        _print_json(moved.model_dump(mode="json"))
+    else:
+        console.print(f"{moved.workflow_id}: {moved.from_step} → {moved.to_step} (by {moved.by}: {moved.reason})")
+
+
+def _mapping(pairs: list[str] | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InputError(f"--map {pair!r}: expected OLD=NEW step ids")
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+@app.command()
+def migrate(
+    journey: Annotated[str, typer.Argument(help="journey id", show_default=False)],
+    to_version: Annotated[
+        int, typer.Option("--to-version", help="the version to move live runs onto", show_default=False)
+    ],
+    map_: Annotated[list[str] | None, typer.Option("--map", help="OLD=NEW step mapping (repeatable)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would move, change nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+) -> None:
+    """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped."""
+    from journeys import operations
+
+    mapping = _mapping(map_)
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await operations.migrate(client, store, settings, journey, to_version, mapping, dry_run)
+
+    plan = _run(lambda: _runtime(body))
+    if as_json:
+        _print_json(plan.model_dump(mode="json"))
+    else:
+        from journeys.views import print_migration
+
+        print_migration(console, errors, plan)
+    if plan.unmapped or plan.failed:
+        raise typer.Exit(1)
+
+
+def _pause(journey: str, paused: bool) -> None:
+    from journeys import operations
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await operations.set_paused(client, store, settings, journey, paused)
+
+    live = _run(lambda: _runtime(body))
+    state = "paused: it enrols no one and sends nothing" if paused else "resumed: held sends go out now"
+    console.print(f"{journey} {state} ({live} live run(s) keep taking events)")
+
+
+@app.command()
+def pause(journey: Annotated[str, typer.Argument(help="journey id", show_default=False)]) -> None:
+    """Pause a journey: it enrols no one and sends nothing; its runs still take events."""
+    _pause(journey, True)
+
+
+@app.command()
+def resume(journey: Annotated[str, typer.Argument(help="journey id", show_default=False)]) -> None:
+    """Resume a paused journey: sends that fell due go out (within quiet hours and caps), or are skipped."""
+    _pause(journey, False)
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 

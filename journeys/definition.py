@@ -166,6 +166,9 @@ class SendStep(StepBase):
     respect_quiet_hours: bool = True
     on_cap: Literal["postpone", "skip"] = "postpone"
     on_failure: Literal["continue", "end"] = "continue"
+    on_pause: Literal["hold", "skip"] = Field(
+        "hold", description="while the journey is paused: hold the send until resumed, or skip it"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> SendStep:

@@ -192,7 +192,7 @@ class Wait(BaseModel):
     step: str
     until: datetime | None  # None: no timer (only events can move the run)
     events: list[str] = Field(default_factory=list)  # what the step waits for (exit_on always ends the run)
-    reason: Literal["wait", "wait_for", "quiet_hours", "cap"]
+    reason: Literal["wait", "wait_for", "quiet_hours", "cap", "paused"]
 
 
 class End(BaseModel):
@@ -274,6 +274,31 @@ def retract(state: RunState) -> None:
     state.pending = None
 
 
+def move(journey: Journey, state: RunState, step_id: str, now: datetime) -> list[str]:
+    """Support staff put a live run at `step_id` now. A person chose the step: no max_visits redirect."""
+    journey.step(step_id)  # KeyError for a step the journey does not have
+    state.pending = None
+    state.visits[step_id] = state.visits.get(step_id, 0) + 1
+    state.step, state.arrived_at, state.arrived_seq, state.burst = step_id, now, len(state.events), 0
+    return [step_id]
+
+
+def migrate(old: Journey, new: Journey, state: RunState, step_map: dict[str, str], now: datetime) -> str:
+    """Move a live run onto another version of its journey; returns the step it is at in `new`.
+
+    The run keeps its timeline, visit counts and send counter (so caps and idempotency keys carry on).
+    Its step is mapped by `step_map`, else by id; where the new step is of the same kind the run keeps its
+    arrival time, so a pending wait keeps its deadline; otherwise it arrives at the new step now."""
+    assert state.step is not None
+    target = step_map.get(state.step, state.step)
+    same_kind = type(new.step(target)) is type(old.step(state.step))
+    state.version = new.version
+    state.step = target
+    if not same_kind:
+        state.arrived_at, state.arrived_seq = now, len(state.events)
+    return target
+
+
 def cancel(state: RunState, now: datetime) -> None:
     if state.live:
         _finish(state, "cancelled", now)
@@ -293,15 +318,19 @@ def advance(
     customer: Customer,
     now: datetime,
     ledger: Sequence[SentMessage] = (),
+    paused: bool = False,
 ) -> Advance:
-    """Run the journey forward from `state` at `now` until it must send, update, wait or end."""
+    """Run the journey forward from `state` at `now` until it must send, update, wait or end.
+
+    While the journey is `paused` a send is held (no timer: resuming wakes the run) or, with
+    `on_pause: skip`, skipped; everything else, events and exits included, goes on."""
     entered: list[str] = []
     for _ in range(MAX_TRANSITIONS):
         if not state.live:
             return Advance(command=_end_command(state), entered=entered)
         step = journey.step(state.step)  # type: ignore[arg-type]
         try:
-            outcome = _run_step(journey, state, step, customer, now, ledger)
+            outcome = _run_step(journey, state, step, customer, now, ledger, paused)
         except templating.TemplateError as exc:
             _finish(state, "failed", now, failure=f"step '{step.id}': {exc}")
             continue
@@ -338,9 +367,16 @@ def _run_step(
     customer: Customer,
     now: datetime,
     ledger: Sequence[SentMessage],
+    paused: bool,
 ) -> Command | str | None:
     """One step: a command for the driver, or the id of the step to go to (None: the journey's end)."""
     if isinstance(step, SendStep):
+        if paused and state.pending != "send":
+            return (
+                journey.following(step.id)
+                if step.on_pause == "skip"
+                else Wait(step=step.id, until=None, reason="paused")
+            )
         return _send(journey, state, step, customer, now, ledger)
     if isinstance(step, WaitStep):
         until = _wait_until(journey, state, step, customer, now)

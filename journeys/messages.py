@@ -31,6 +31,7 @@ class Rendered(BaseModel):
 
     channel: str
     to: str
+    customer_id: str = ""
     subject: str | None = None
     body: str  # email text part, SMS text, voice `say`, webhook JSON text
     html: str | None = None
@@ -67,6 +68,11 @@ class MessageSource:
 
 def render_message(channel: str, message: Message, customer: Customer, context: Mapping[str, Any]) -> Rendered:
     """Render every field of `message` for this customer; raises `Undeliverable` when there is no address."""
+    rendered = _render(channel, message, customer, context)
+    return rendered.model_copy(update={"customer_id": customer.id})
+
+
+def _render(channel: str, message: Message, customer: Customer, context: Mapping[str, Any]) -> Rendered:
     locale = customer.locale
     if channel == "email":
         to = _address(customer.email, "email address")

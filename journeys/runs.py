@@ -151,3 +151,22 @@ class RunStatus(BaseModel):
     exit_event: str | None = None
     end_label: str | None = None
     idle: bool = False  # waiting (on a timer or events) or ended: nothing in flight
+
+
+class MoveRequest(BaseModel):
+    to_step: str
+
+
+class MigrateRequest(BaseModel):
+    journey: Journey
+    templates: dict[str, Message] = Field(default_factory=dict)
+    step_map: dict[str, str] = Field(default_factory=dict)
+
+
+class Change(BaseModel):
+    """What a move or a migration did to one run."""
+
+    from_step: str | None
+    to_step: str | None
+    from_version: int
+    to_version: int

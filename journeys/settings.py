@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"))
     twilio_from: str | None = None
     twilio_base_url: str | None = None
+    secret: str | None = None  # signs unsubscribe links and voice answers; generated into the data dir if unset
+    public_url: str = "http://localhost:8080"  # where providers and customers reach `journeys serve`
+    serve_port: int = 8080
+    webhook_secret: str | None = None  # signs outgoing webhooks (X-Journeys-Signature); `secret` if unset
+
+    def signing_secret(self) -> str:
+        from journeys.tokens import load_or_create_secret
+
+        return self.secret or load_or_create_secret(self.data_dir / "secret")
 
     @property
     def templates(self) -> Path:

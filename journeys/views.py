@@ -154,6 +154,13 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
             )
         if run["messages"]:
             console.print(table)
+        for change in run.get("changes", []):
+            if change["kind"] == "move":
+                what = f"moved {change['from_step']} → {change['to_step']}"
+            else:
+                versions = f"v{change['from_version']} → v{change['to_version']}"
+                what = f"migrated {versions} ({change['from_step']} → {change['to_step']})"
+            console.print(f"  {_when(change['at'])}: {what} by {change['by']}: {change['reason']}", highlight=False)
 
 
 def print_import(console: Console, errors: Console, report: Any) -> None:
@@ -192,3 +199,32 @@ def print_report(console: Console, report: Any) -> None:
     console.print(messages)
     for goal in report.goals:
         console.print(f"goal {goal.exit_event}: {goal.runs}/{goal.total} runs ({goal.rate:.0%})")
+
+
+def print_migration(console: Console, errors: Console, plan: Any) -> None:
+    verb = "would move" if plan.dry_run else "moves"
+    table = Table(
+        title=f"{plan.journey}: live runs onto version {plan.to_version}", title_justify="left", show_edge=False
+    )
+    for column in ("from version", "step", "runs", "to step"):
+        table.add_column(column)
+    for move in plan.moves:
+        table.add_row(f"v{move['from_version']}", move["from_step"], str(move["runs"]), move["to_step"])
+    for gap in plan.unmapped:
+        table.add_row(f"v{gap['from_version']}", gap["step"], str(gap["runs"]), Text("unmapped", style="bold red"))
+    console.print(table)
+    for gap in plan.unmapped:
+        errors.print(
+            f"error: step {gap['step']!r} (v{gap['from_version']}, {gap['runs']} run(s)) has no step in version "
+            f"{plan.to_version}: add --map {gap['step']}=NEW_STEP",
+            markup=False,
+            highlight=False,
+        )
+    if plan.unmapped:
+        errors.print("nothing was migrated", markup=False, highlight=False)
+    elif plan.dry_run:
+        console.print(f"dry run: {verb} {sum(m['runs'] for m in plan.moves)} run(s); nothing changed")
+    else:
+        console.print(f"migrated {plan.migrated} run(s)")
+    for failure in plan.failed:
+        errors.print(f"error: {failure['workflow_id']}: {failure['reason']}", markup=False, highlight=False)

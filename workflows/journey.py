@@ -15,9 +15,12 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from journeys import interpreter as engine
-    from journeys.definition import SendStep
+    from journeys.definition import Journey, SendStep
     from journeys.interpreter import Event, RunState
     from journeys.runs import (
+        Change,
+        MigrateRequest,
+        MoveRequest,
         ProfileUpdate,
         Progress,
         RunInput,
@@ -38,7 +41,6 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=20,
 )
-PAUSE_RECHECK = timedelta(hours=1)
 
 
 @workflow.defn(name="Journey")
@@ -74,6 +76,52 @@ class JourneyWorkflow:
         self._wake()
         return "cancelled" if was_live else "ignored"
 
+    @workflow.update
+    async def move(self, request: MoveRequest) -> Change:
+        """Support staff put the run at a step now (the CLI records who and why)."""
+        state, journey = await self._settled()
+        change = Change(
+            from_step=state.step, to_step=request.to_step, from_version=state.version, to_version=state.version
+        )
+        self._log(engine.move(journey, state, request.to_step, self._now()))
+        self._wake()
+        return change
+
+    @move.validator
+    def _validate_move(self, request: MoveRequest) -> None:
+        assert self.input is not None
+        if request.to_step not in {s.id for s in self.input.journey.steps}:
+            raise ValueError(f"journey {self.input.journey.id} has no step {request.to_step!r}")
+        if self.state is not None and not self.state.live:
+            raise ValueError("the run is no longer live")
+
+    @workflow.update
+    async def migrate(self, request: MigrateRequest) -> Change:
+        """Move the run onto another version of its journey (see `interpreter.migrate`)."""
+        state, journey = await self._settled()
+        assert self.input is not None
+        change = Change(
+            from_step=state.step, to_step=None, from_version=state.version, to_version=request.journey.version
+        )
+        change.to_step = engine.migrate(journey, request.journey, state, request.step_map, self._now())
+        self.input = self.input.model_copy(update={"journey": request.journey, "templates": request.templates})
+        self._wake()
+        return change
+
+    @migrate.validator
+    def _validate_migrate(self, request: MigrateRequest) -> None:
+        if self.state is None or not self.state.live or self.state.step is None:
+            raise ValueError("the run is no longer live")
+        target = request.step_map.get(self.state.step, self.state.step)
+        if target not in {s.id for s in request.journey.steps}:
+            raise ValueError(f"step {self.state.step!r} is not mapped onto a step of version {request.journey.version}")
+
+    @workflow.update
+    async def resume(self) -> str:
+        """The journey was resumed: a send held while it was paused may go now."""
+        self._wake()
+        return "resumed"
+
     @workflow.query
     def status(self) -> RunStatus:
         assert self.input is not None
@@ -98,9 +146,8 @@ class JourneyWorkflow:
     async def run(self, input: RunInput) -> RunStatus:
         self.input = input
         self.simulated_now = input.simulated_start
-        journey = input.journey
         if input.state is None:
-            state, entered = engine.start(journey, input.customer_id, self._now(), input.trigger)
+            state, entered = engine.start(input.journey, input.customer_id, self._now(), input.trigger)
             self.state = state
             self._log(entered)
         else:
@@ -109,18 +156,18 @@ class JourneyWorkflow:
         while state.live:
             self.woken = False  # an event from here on must wake the wait below, even one during an activity
             snapshot = await self._snapshot()
+            journey = self.input.journey  # a migration may have changed it
             with workflow.unsafe.sandbox_unrestricted():  # Jinja2 takes a lock in its caches; evaluation is pure
-                decision = engine.advance(journey, state, snapshot.customer, self._now(), snapshot.ledger)
+                decision = engine.advance(
+                    journey, state, snapshot.customer, self._now(), snapshot.ledger, paused=snapshot.paused
+                )
             self._log(decision.entered)
             command = decision.command
             if isinstance(command, engine.Send):
-                if snapshot.paused:
-                    await self._sleep_until(self._now() + PAUSE_RECHECK)
-                    continue
                 outcome = await self._send(command, snapshot)
                 if outcome.status == "capped":
                     engine.retract(state)
-                    await self._sleep_until(outcome.until or self._now() + PAUSE_RECHECK)
+                    await self._sleep_until(outcome.until)
                     continue
                 self._log(engine.complete(journey, state, outcome.status, self._now()))  # type: ignore[arg-type]
             elif isinstance(command, engine.ApplyUpdate):
@@ -134,7 +181,7 @@ class JourneyWorkflow:
                 if state.live and self._history_is_long():
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
-                        input.model_copy(
+                        self.input.model_copy(
                             update={
                                 "state": state,
                                 "trigger": None,
@@ -148,6 +195,12 @@ class JourneyWorkflow:
         return self.status()
 
     # --- helpers ----------------------------------------------------------------------------------
+
+    async def _settled(self) -> tuple[RunState, Journey]:
+        """The run's state once no send or update is half done (a change must not land in the middle)."""
+        await workflow.wait_condition(lambda: self.state is not None and self.state.pending is None)
+        assert self.input is not None and self.state is not None
+        return self.state, self.input.journey
 
     def _wake(self) -> None:
         """Let the run loop look again; until it waits again it is busy (the status query says so)."""

@@ -14,6 +14,7 @@ from journeys.store.models import (
     JourneyStateRow,
     JourneyVersionRow,
     MessageRow,
+    RunAuditRow,
     RunRow,
     StepLogRow,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "MessageStatus",
     "OutcomeCount",
     "Reservation",
+    "RunAuditRow",
     "RunRow",
     "SendReservation",
     "StepLogRow",

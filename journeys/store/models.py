@@ -125,6 +125,23 @@ class StepLogRow(SQLModel, table=True):
     at: datetime = _at()
 
 
+class RunAuditRow(SQLModel, table=True):
+    """A hand-made change to a live run: a move by support staff or a migration to a new version."""
+
+    __tablename__ = "run_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(index=True)
+    kind: str  # "move" | "migrate"
+    at: datetime = _at()
+    by: str
+    reason: str | None = None
+    from_step: str | None = None
+    to_step: str | None = None
+    from_version: int | None = None
+    to_version: int | None = None
+
+
 class MessageRow(SQLModel, table=True):
     """Every message a run decided to send, keyed by its idempotency key; also the outbox and the cap ledger."""
 

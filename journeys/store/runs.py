@@ -15,11 +15,11 @@ from journeys.interpreter import PastRun
 from journeys.store import report
 from journeys.store.base import StoreBase, utc, utc_now
 from journeys.store.errors import UnknownRun, VersionConflict
-from journeys.store.models import JourneyStateRow, JourneyVersionRow, RunRow, StepLogRow
+from journeys.store.models import JourneyStateRow, JourneyVersionRow, RunAuditRow, RunRow, StepLogRow
 
 LIVE = "running"
 RUN_FIELDS = frozenset(
-    {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure"}
+    {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure", "version"}
 )
 
 
@@ -98,6 +98,26 @@ class RunMethods(StoreBase):
                 select(func.max(RunRow.entry)).where(RunRow.customer_id == customer_id, RunRow.journey_id == journey_id)
             ).one()
         return (last or 0) + 1
+
+    def live_runs_of_journey(self, journey_id: str) -> list[RunRow]:
+        """Every live run of a journey (for migrate, pause and resume), oldest first."""
+        with self._session() as session:
+            query = (
+                select(RunRow)
+                .where(RunRow.journey_id == journey_id, RunRow.outcome == LIVE)
+                .order_by(col(RunRow.started_at), col(RunRow.workflow_id))
+            )
+            return list(session.exec(query))
+
+    def record_audit(self, audit: RunAuditRow) -> None:
+        """Keep who changed a live run by hand, when, why, and from where to where."""
+        with self._session(write=True) as session:
+            session.add(audit)
+
+    def audits_of(self, workflow_id: str) -> list[RunAuditRow]:
+        with self._session() as session:
+            query = select(RunAuditRow).where(RunAuditRow.workflow_id == workflow_id).order_by(col(RunAuditRow.id))
+            return list(session.exec(query))
 
     def steps_of_run(self, workflow_id: str) -> list[StepLogRow]:
         """The steps a run entered, in the order it entered them."""
