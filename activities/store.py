@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from journeys.runs import LEDGER_DAYS, ProfileUpdate, Progress, Snapshot
 from journeys.store import Store
@@ -20,7 +21,7 @@ class StoreActivities:
     def load_customer(self, customer_id: str, journey_id: str, now: datetime) -> Snapshot:
         customer = self.store.customer(customer_id)
         if customer is None:
-            raise LookupError(f"customer {customer_id!r} is not in the store")
+            raise ApplicationError(f"customer {customer_id!r} is not in the store", non_retryable=True)
         ledger = self.store.ledger(customer_id, now - timedelta(days=LEDGER_DAYS))
         return Snapshot(customer=customer, ledger=ledger, paused=self.store.is_paused(journey_id))
 

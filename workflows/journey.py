@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from journeys import interpreter as engine
@@ -155,7 +156,11 @@ class JourneyWorkflow:
             self.last_step = input.step_before
         while state.live:
             self.woken = False  # an event from here on must wake the wait below, even one during an activity
-            snapshot = await self._snapshot()
+            try:
+                snapshot = await self._snapshot()
+            except ActivityError as exc:  # the customer is gone from the store: nothing sensible is left to do
+                engine.fail(state, self._now(), f"cannot read the customer: {exc.cause or exc}")
+                break
             journey = self.input.journey  # a migration may have changed it
             with workflow.unsafe.sandbox_unrestricted():  # Jinja2 takes a lock in its caches; evaluation is pure
                 decision = engine.advance(
@@ -266,13 +271,16 @@ class JourneyWorkflow:
             limits=list(journey.limits),
             now=self._now(),
         )
-        return await workflow.execute_activity(
-            "send_message",
-            request,
-            result_type=SendOutcome,
-            start_to_close_timeout=SEND_TIMEOUT,
-            retry_policy=SEND_RETRY,
-        )
+        try:
+            return await workflow.execute_activity(
+                "send_message",
+                request,
+                result_type=SendOutcome,
+                start_to_close_timeout=SEND_TIMEOUT,
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError as exc:  # retries ran out: the step's on_failure decides what follows
+            return SendOutcome(status="failed", error=str(exc.cause or exc))
 
     async def _update(self, command: engine.ApplyUpdate, snapshot: Snapshot) -> None:
         assert self.input is not None and self.state is not None
