@@ -6,6 +6,7 @@ from channels.base import Channel
 from channels.email import SmtpChannel
 from channels.outbox import Outbox
 from channels.twilio import TwilioChannel
+from channels.webhook import WebhookChannel
 from journeys.settings import Settings
 
 
@@ -18,5 +19,10 @@ def channels_for(settings: Settings) -> dict[str, Channel]:
         "email": email or outbox,
         "sms": twilio or outbox,
         "voice": twilio or outbox,
-        "webhook": outbox,
+        "webhook": WebhookChannel.from_settings(settings) or outbox,
     }
+
+
+def outbox_only() -> dict[str, Channel]:
+    """Every channel on the outbox: for simulations and tests, which must never reach a provider."""
+    return dict.fromkeys(("email", "sms", "voice", "webhook"), Outbox())

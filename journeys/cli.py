@@ -229,6 +229,18 @@ def worker() -> None:
     _run(lambda: run_worker(Settings(), lambda line: console.print(line, highlight=False)))
 
 
+@app.command()
+def serve(
+    port: Annotated[
+        int | None, typer.Option("--port", help="port to listen on (default: JOURNEYS_SERVE_PORT, 8080)")
+    ] = None,
+) -> None:
+    """The inbound HTTP server: provider callbacks, inbound SMS, voice answers, unsubscribe links, until Ctrl-C."""
+    from journeys.embedded import run_serve
+
+    _run(lambda: run_serve(Settings(), port, lambda line: console.print(line, highlight=False)))
+
+
 customers_app = typer.Typer(help="Customer profiles in the store.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
 

@@ -13,9 +13,11 @@ import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.errors import JourneysError
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.temporal import binary, build_worker, connect
@@ -75,6 +77,7 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
         say(f"Store: {_safe_url(settings.store_url)}")
         worker = build_worker(client, settings, store)
         await stack.enter_async_context(worker)
+        await _start_inbound(stack, settings, store, client, say)
         say(f"Worker: task queue '{settings.task_queue}' — ready. Ctrl-C stops everything.")
         await stop.wait()
         say("stopping…")
@@ -90,6 +93,37 @@ async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
         say(f"Worker on {settings.temporal_address}, task queue '{settings.task_queue}'. Ctrl-C stops it.")
         await stop.wait()
     store.close()
+
+
+async def run_serve(settings: Settings, port: int | None, say: Callable[[str], None]) -> None:
+    """`journeys serve`: the inbound server alone, against the configured store and Temporal (reached on first use)."""
+    from journeys.inbound import inbound_server
+
+    store = Store.open(settings.store_url)
+    stop = _stop_on_signals()
+    try:
+        async with inbound_server(settings, store, lambda: connect(settings), port) as bound:
+            say(f"Inbound server on 127.0.0.1:{bound}, reached as {settings.public_url}. Ctrl-C stops it.")
+            await stop.wait()
+    finally:
+        store.close()
+
+
+async def _start_inbound(
+    stack: AsyncExitStack, settings: Settings, store: Store, client: Client, say: Callable[[str], None]
+) -> None:
+    """`journeys dev` serves the inbound server too; a taken port costs only that server, not the rest."""
+    from journeys.inbound import inbound_server
+
+    async def given() -> Client:
+        return client
+
+    try:
+        bound = await stack.enter_async_context(inbound_server(settings, store, given))
+    except JourneysError as exc:
+        say(f"Inbound server not started: {exc} (set JOURNEYS_SERVE_PORT)")
+        return
+    say(f"Inbound server: 127.0.0.1:{bound}, reached as {settings.public_url}")
 
 
 def _safe_url(url: str) -> str:

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     secret: str | None = None  # signs unsubscribe links and voice answers; generated into the data dir if unset
     public_url: str = "http://localhost:8080"  # where providers and customers reach `journeys serve`
     serve_port: int = 8080
-    webhook_secret: str | None = None  # signs outgoing webhooks (X-Journeys-Signature); `secret` if unset
+    webhook_secret: str | None = (
+        None  # signs outgoing webhooks (X-Journeys-Signature); unset: webhooks go to the outbox
+    )
 
     def signing_secret(self) -> str:
         from journeys.tokens import load_or_create_secret

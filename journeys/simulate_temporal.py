@@ -20,6 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from channels import outbox_only
 from journeys import interpreter as engine
 from journeys.inputs import PlannedEvent
 from journeys.interpreter import Customer, Event
@@ -42,7 +43,7 @@ async def simulate_on_temporal(
             data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
         )
         try:
-            async with build_worker(env.client, settings, store):
+            async with build_worker(env.client, settings, store, outbox_only()):
                 return await _Simulation(env, published, store, settings, start, days).run(customers, events)
         finally:
             await env.shutdown()

@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from channels.base import Channel
 from journeys.errors import JourneysError
 from journeys.settings import Settings
 from journeys.store import Store
@@ -59,15 +60,19 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
-    """A worker for journey runs: stateless, so any number of them can serve one task queue."""
+def build_worker(
+    client: Client, settings: Settings, store: Store, channels: dict[str, Channel] | None = None
+) -> Worker:
+    """A worker for journey runs: stateless, so any number of them can serve one task queue.
+
+    `channels` defaults to the configured providers (the outbox where none is configured)."""
     from activities.channels import ChannelActivities
     from activities.store import StoreActivities
     from channels import channels_for
     from workflows.journey import JourneyWorkflow
 
     store_activities = StoreActivities(store)
-    channel_activities = ChannelActivities(store, channels_for(settings))
+    channel_activities = ChannelActivities(store, channels if channels is not None else channels_for(settings))
     return Worker(
         client,
         task_queue=settings.task_queue,

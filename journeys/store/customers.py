@@ -97,6 +97,11 @@ class CustomerMethods(StoreBase):
         with self._session() as session:
             return session.get(CustomerRow, customer_id)
 
+    def customers_with_phone(self, phone: str) -> list[str]:
+        """The ids of customers whose phone (E.164) is `phone` (inbound SMS finds its sender so)."""
+        with self._session() as session:
+            return list(session.exec(select(CustomerRow.id).where(CustomerRow.phone == phone).order_by(CustomerRow.id)))
+
     def customer_ids(self) -> list[str]:
         with self._session() as session:
             return list(session.exec(select(CustomerRow.id).order_by(CustomerRow.id)))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from journeys.store.models import MessageRow
 
-MessageStatus = Literal["sending", "sent", "failed", "skipped"]
+MessageStatus = Literal["sending", "sent", "delivered", "failed", "skipped"]
 
 
 class CustomerRecord(BaseModel):

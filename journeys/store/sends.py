@@ -15,7 +15,7 @@ from journeys.store.errors import UnknownMessage
 from journeys.store.models import MessageRow
 from journeys.store.records import Reservation, SendReservation
 
-LEDGER_STATUSES = ("sending", "sent")  # what counts against frequency caps
+LEDGER_STATUSES = ("sending", "sent", "delivered")  # what counts against frequency caps
 SEND_OUTCOMES = ("sent", "failed", "skipped")
 
 
@@ -99,6 +99,18 @@ class SendMethods(StoreBase):
                     .order_by(col(MessageRow.created_at), col(MessageRow.key))
                 )
             )
+
+    def set_provider_status(self, provider_id: str, status: str, error: str | None) -> str:
+        """A provider's final word on a message: `updated`, `unchanged` (a repeated callback) or `unknown`."""
+        with self._session(write=True) as session:
+            row = session.exec(select(MessageRow).where(MessageRow.provider_id == provider_id)).first()
+            if row is None:
+                return "unknown"
+            if (row.status, row.error) == (status, error):
+                return "unchanged"
+            row.status, row.error = status, error
+            session.add(row)
+        return "updated"
 
     def messages_of_run(self, workflow_id: str) -> list[MessageRow]:
         with self._session() as session:

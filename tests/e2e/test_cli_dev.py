@@ -3,79 +3,14 @@ the support commands in others, as a person would type them."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-JOURNEYS = [sys.executable, "-m", "journeys"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Dev:
-    """`journeys dev` as a subprocess, and the CLI pointed at it."""
-
-    def __init__(self, data: Path) -> None:
-        self.port, self.ui_port = _free_port(), _free_port()
-        self.env = {
-            **os.environ,
-            "JOURNEYS_DATA_DIR": str(data),
-            "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
-            "JOURNEYS_DEFINITIONS": str(ROOT / "definitions"),
-        }
-        self.env.pop("JOURNEYS_DATABASE_URL", None)
-        self.cwd = data
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [*JOURNEYS, "dev", "--ui-port", str(self.ui_port)],
-            env=self.env,
-            cwd=self.cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 90
-        seen = []
-        for line in self.process.stdout:
-            seen.append(line)
-            if "ready" in line:
-                return
-            if time.monotonic() > deadline:
-                break
-        raise AssertionError("journeys dev did not get ready:\n" + "".join(seen))
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*JOURNEYS, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True)
-
-    def json(self, *args: str) -> object:
-        result = self.run(*args, "--json")
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+from devserver import JOURNEYS, Dev, free_port
 
 
 @pytest.fixture
@@ -148,7 +83,7 @@ def test_state_survives_a_restart_of_journeys_dev(dev: Dev, tmp_path: Path) -> N
 
 
 def test_client_commands_say_in_one_line_when_nothing_answers(tmp_path: Path) -> None:
-    env = {**os.environ, "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}", "JOURNEYS_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "JOURNEYS_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
         [*JOURNEYS, "status", "c1"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from channels import outbox_only
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.temporal import binary, build_worker
@@ -50,5 +51,5 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def client(env: WorkflowEnvironment, settings: Settings, store: Store) -> AsyncIterator[Client]:
     """The test server's client, with a worker running for the test's task queue."""
-    async with build_worker(env.client, settings, store):
+    async with build_worker(env.client, settings, store, outbox_only()):
         yield env.client

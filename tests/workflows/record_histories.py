@@ -15,6 +15,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from channels import outbox_only
 from journeys.operations import enroll, publish, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
@@ -45,7 +46,7 @@ async def record() -> None:
         env = await WorkflowEnvironment.start_time_skipping(
             data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
         )
-        async with build_worker(env.client, settings, store):
+        async with build_worker(env.client, settings, store, outbox_only()):
             published = publish(ROOT / "definitions" / "modem_swap.yaml")
             store.upsert_customers([_customer("swapper"), _customer("converter")])
             runs = {

@@ -1,0 +1,410 @@
+"""The inbound HTTP server (`journeys serve`, also started by `journeys dev`): what comes back to the engine.
+
+    POST /twilio/status          Twilio message and call status callbacks → the message row's status
+    POST /twilio/sms             an SMS from a customer: STOP/START → consent and opted_out/opted_in, else sms_received
+    POST /twilio/gather/{token}  the digits of a voice <Gather> → the event the step named, with {digits}
+    GET  /unsubscribe/{token}    a confirmation page (no change: mail scanners open links)
+    POST /unsubscribe/{token}    RFC 8058 one-click or the page's button → consent opted_out and an opted_out event
+    GET  /healthz
+
+Every `/twilio/*` request must carry a valid `X-Twilio-Signature` for `public_url` + its path (the URL Twilio
+was given), else 403 and nothing changes; tokens are `journeys.tokens` signed with the signing secret, else
+403. Events go through `operations.signal`, so live runs take them in at once; their ids derive from the
+provider's ids, so a webhook Twilio retries is one event. When Temporal cannot be reached the consent and the
+event are still recorded in the store (and a warning logged): an opt-out is never lost. Bodies over
+`MAX_BODY_BYTES` get 413. Nothing personal (phone numbers, addresses, message text) goes to logs or responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import FormData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client
+from twilio.request_validator import RequestValidator
+
+from journeys import operations, tokens
+from journeys.errors import JourneysError
+from journeys.interpreter import Event
+from journeys.settings import Settings
+from journeys.store import Store
+
+logger = logging.getLogger(__name__)
+
+ClientFactory = Callable[[], Awaitable[Client]]
+MAX_BODY_BYTES = 64 * 1024
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+UNSUBSCRIBE_CHANNELS = frozenset({"email", "sms", "voice"})
+# Twilio's final statuses (messages and calls) → the message row's status; every other one is progress
+TWILIO_OUTCOMES = {
+    "delivered": "delivered",
+    "completed": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+    "busy": "failed",
+    "no-answer": "failed",
+    "canceled": "failed",
+}
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+THANKS_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you.</Say></Response>'
+_DIGITS = re.compile(r"[0-9*#]{1,20}")
+
+
+class Inbound:
+    """What the routes share: settings, the store, the signing secret, and one Temporal client made lazily."""
+
+    def __init__(self, settings: Settings, store: Store, client_factory: ClientFactory) -> None:
+        self.settings = settings
+        self.store = store
+        self.secret = settings.signing_secret()
+        self._client_factory = client_factory
+        self._client: Client | None = None
+        self._connecting = asyncio.Lock()
+
+    async def client(self) -> Client:
+        """The Temporal client: connected on first use, then reused (a failed attempt is tried again later)."""
+        async with self._connecting:
+            if self._client is None:
+                self._client = await self._client_factory()
+        return self._client
+
+    async def emit(self, customer_id: str, name: str, data: dict[str, Any], event_id: str) -> None:
+        """Record the event and deliver it to the customer's live runs; without Temporal, only record it."""
+        try:
+            client = await self.client()
+        except (JourneysError, RuntimeError, OSError):
+            logger.warning("Temporal unreachable: event %s of %s recorded, live runs not told", name, customer_id)
+            event = Event(id=event_id, name=name, data=data, at=_now())
+            await asyncio.to_thread(self.store.record_event, customer_id, event)
+            return
+        result = await operations.signal(client, self.store, self.settings, customer_id, name, data, event_id)
+        effects = ", ".join(f"{r.journey}: {r.effect}" for r in result.runs) or "no live runs"
+        duplicate = " (a duplicate)" * result.duplicate
+        logger.info("event %s %s of customer %s%s: %s", name, event_id, customer_id, duplicate, effects)
+
+    def set_consent(self, customer_id: str, channel: str, status: str) -> str | None:
+        """Set one channel's consent unless it is so already; the previous consent's time (None: never set)."""
+        row = self.store.customer_row(customer_id)
+        current = ((row.consent if row else None) or {}).get(channel) or {}
+        if current.get("status") != status:
+            self.store.set_consent(customer_id, channel, status, _now())
+        return current.get("at")
+
+
+def create_app(settings: Settings, store: Store, client_factory: ClientFactory) -> FastAPI:
+    """The inbound app; `client_factory` is called once, on the first event to deliver."""
+    app = FastAPI(title="journeys inbound", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.inbound = Inbound(settings, store, client_factory)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    app.include_router(router)
+    return app
+
+
+# --- Twilio -----------------------------------------------------------------------------------------
+
+
+def _inbound(request: Request) -> Inbound:
+    return request.app.state.inbound  # type: ignore[no-any-return]
+
+
+async def _twilio_form(request: Request) -> FormData:
+    """The form of a request Twilio signed; 403 for a missing or wrong `X-Twilio-Signature`."""
+    inbound = _inbound(request)
+    try:
+        form = await request.form()
+    except Exception:  # a body that does not parse as a form cannot be one Twilio signed
+        raise HTTPException(403, "invalid signature") from None
+    if not _signed_by_twilio(inbound.settings, request, form):
+        route = "/".join(request.url.path.split("/")[:3])  # not the gather token
+        logger.warning("%s: request with a missing or invalid Twilio signature refused", route)
+        raise HTTPException(403, "invalid signature")
+    return form
+
+
+TwilioForm = Annotated[FormData, Depends(_twilio_form)]
+
+
+def _signed_by_twilio(settings: Settings, request: Request, form: FormData) -> bool:
+    token = settings.twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature")
+    if not token or not signature or any(not isinstance(v, str) for _, v in form.multi_items()):
+        return False
+    try:
+        return bool(RequestValidator(token).validate(public_url(settings, request), form, signature))
+    except (TypeError, ValueError):
+        return False
+
+
+def public_url(settings: Settings, request: Request) -> str:
+    """The URL the provider was given for this request: `public_url` + the path as sent (+ the query)."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _claims(inbound: Inbound, token: str, *names: str) -> tuple[str, ...] | None:
+    """The named string fields of a token we signed; None for a bad token or a missing or empty field."""
+    payload = tokens.verify(token, inbound.secret) or {}
+    values = tuple(payload.get(name) for name in names)
+    return values if all(isinstance(v, str) and v for v in values) else None  # type: ignore[return-value]
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, media_type="text/xml")
+
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/twilio/status")
+async def twilio_status(request: Request, form: TwilioForm) -> JSONResponse:
+    """A message or call reached a final status: record it on the message row (a repeat changes nothing)."""
+    if "MessageStatus" in form:
+        sid, reported = _field(form, "MessageSid"), _field(form, "MessageStatus")
+    else:
+        sid, reported = _field(form, "CallSid"), _field(form, "CallStatus")
+    if not sid or not reported:
+        raise HTTPException(400, "expected MessageSid and MessageStatus, or CallSid and CallStatus")
+    status = TWILIO_OUTCOMES.get(reported)
+    if status is None:  # queued, sent, ringing, in-progress …: not an outcome
+        return JSONResponse({"result": "ignored"})
+    code = _field(form, "ErrorCode")
+    error = None if status == "delivered" else f"twilio: {reported}" + (f" (error {code})" if code.isdigit() else "")
+    result = await asyncio.to_thread(_inbound(request).store.set_provider_status, sid, status, error)
+    logger.info("twilio status %s for %s: %s", reported, sid, result)
+    return JSONResponse({"result": result})
+
+
+@router.post("/twilio/sms")
+async def twilio_sms(request: Request, form: TwilioForm) -> Response:
+    """An SMS from a customer; Twilio's retries of one message (same MessageSid) are one event."""
+    inbound = _inbound(request)
+    sid, sender, text = _field(form, "MessageSid"), _field(form, "From").strip(), _field(form, "Body")
+    if not sid or not sender:
+        raise HTTPException(400, "expected MessageSid and From")
+    customer_ids = await asyncio.to_thread(inbound.store.customers_with_phone, sender)
+    if not customer_ids:
+        logger.info("inbound SMS %s from a number no customer has: ignored", sid)
+        return _twiml(EMPTY_TWIML)
+    word = text.strip().upper()
+    consent = "opted_out" if word in OPT_OUT_WORDS else "opted_in" if word in OPT_IN_WORDS else None
+    for customer_id in customer_ids:  # a number shared by several customers speaks for all of them
+        if consent is not None:
+            await asyncio.to_thread(inbound.set_consent, customer_id, "sms", consent)
+            await inbound.emit(customer_id, consent, {"channel": "sms"}, f"twilio:{sid}:{customer_id}")
+        else:
+            await inbound.emit(customer_id, "sms_received", {"text": text}, f"twilio:{sid}:{customer_id}")
+    return _twiml(EMPTY_TWIML)
+
+
+@router.post("/twilio/gather/{token}")
+async def twilio_gather(request: Request, token: str, form: TwilioForm) -> Response:
+    """The keys a customer pressed in a voice call: the event the step's `gather` named, with {digits}."""
+    inbound = _inbound(request)
+    claims = _claims(inbound, token, "c", "e", "k")
+    if claims is None:
+        raise HTTPException(403, "invalid token")
+    customer_id, event, key = claims
+    digits, call = _field(form, "Digits").strip(), _field(form, "CallSid")
+    if _DIGITS.fullmatch(digits) and call and await asyncio.to_thread(inbound.store.customer_row, customer_id):
+        await inbound.emit(customer_id, event, {"digits": digits}, f"gather:{key}:{call}")
+    return _twiml(THANKS_TWIML)
+
+
+# --- unsubscribe links ------------------------------------------------------------------------------
+
+
+def _unsubscribe_claims(inbound: Inbound, token: str) -> tuple[str, str] | None:
+    claims = _claims(inbound, token, "c", "ch")
+    if claims is None or claims[1] not in UNSUBSCRIBE_CHANNELS:
+        return None
+    return claims[0], claims[1]
+
+
+@router.get("/unsubscribe/{token}")
+async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    """Ask first: opening the link changes nothing (mail scanners and previews open links)."""
+    claims = _unsubscribe_claims(_inbound(request), token)
+    if claims is None:
+        return HTMLResponse(_page("Invalid link", "<p>This unsubscribe link is not valid.</p>"), 403)
+    form = (
+        f"<p>Stop receiving {html.escape(_CHANNEL_WORDS[claims[1]])} from us?</p>\n"
+        '<form method="post"><button type="submit" name="confirm" value="yes">Unsubscribe</button></form>'
+    )
+    return HTMLResponse(_page("Unsubscribe", form))
+
+
+@router.post("/unsubscribe/{token}")
+async def unsubscribe(request: Request, token: str) -> HTMLResponse:
+    """RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's button: the same, idempotent effect."""
+    inbound = _inbound(request)
+    claims = _unsubscribe_claims(inbound, token)
+    if claims is None:
+        return HTMLResponse(_page("Invalid link", "<p>This unsubscribe link is not valid.</p>"), 403)
+    customer_id, channel = claims
+    row = await asyncio.to_thread(inbound.store.customer_row, customer_id)
+    already = row is None or ((row.consent or {}).get(channel) or {}).get("status") == "opted_out"
+    if not already:
+        previous = await asyncio.to_thread(inbound.set_consent, customer_id, channel, "opted_out")
+        # one event per opt-out: clicks racing each other saw the same previous consent, so they share an id
+        event_id = f"unsubscribe:{customer_id}:{channel}:{previous or 'never'}"
+        await inbound.emit(customer_id, "opted_out", {"channel": channel}, event_id)
+    words = html.escape(_CHANNEL_WORDS[channel])
+    return HTMLResponse(_page("Unsubscribed", f"<p>You will receive no more {words} from us.</p>"))
+
+
+_CHANNEL_WORDS = {"email": "emails", "sms": "text messages", "voice": "calls"}
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title></head>\n'
+        f"<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+async def _bad_request(request: Request, exc: Exception) -> PlainTextResponse:
+    return PlainTextResponse("bad request", 400)  # never echo the input: it may hold personal data
+
+
+# --- body size ----------------------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """413 for a request body over `limit` bytes, declared or streamed; the body is read before the app runs."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit():
+            await PlainTextResponse("bad request", 400)(scope, receive, send)
+            return
+        too_large = PlainTextResponse("request body too large", 413)
+        if int(declared) > self.limit:
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+# --- serving ------------------------------------------------------------------------------------------
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, leaving signals to whoever runs it (`journeys dev` stops everything on one Ctrl-C)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def inbound_server(
+    settings: Settings, store: Store, client_factory: ClientFactory, port: int | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[int]:
+    """Serve the inbound app while the block runs; yields the port it listens on (`port=0`: any free one).
+
+    Raises `JourneysError` in one line when the port is taken."""
+    sock = _listen(host, settings.serve_port if port is None else port)
+    config = uvicorn.Config(
+        create_app(settings, store, client_factory),
+        log_config=None,  # leave the process's logging alone
+        access_log=False,  # paths carry tokens
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serving.done():
+                await serving
+                raise JourneysError(f"the inbound server did not start on {host}:{port}")
+            await asyncio.sleep(0.01)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        sock.close()
+
+
+async def run_inbound(
+    settings: Settings, store: Store, client_factory: ClientFactory, port: int | None = None, host: str = "127.0.0.1"
+) -> None:
+    """Serve the inbound app until cancelled."""
+    async with inbound_server(settings, store, client_factory, port, host):
+        await asyncio.Event().wait()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise JourneysError(f"the inbound server cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,76 @@
+"""`journeys dev` as a subprocess, and the CLI pointed at it, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+JOURNEYS = [sys.executable, "-m", "journeys"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dev:
+    """`journeys dev` as a subprocess, and the CLI pointed at it."""
+
+    def __init__(self, data: Path) -> None:
+        self.port, self.ui_port, self.serve_port = free_port(), free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "JOURNEYS_DATA_DIR": str(data),
+            "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
+            "JOURNEYS_DEFINITIONS": str(ROOT / "definitions"),
+            "JOURNEYS_SERVE_PORT": str(self.serve_port),
+            "JOURNEYS_PUBLIC_URL": f"http://127.0.0.1:{self.serve_port}",
+        }
+        self.env.pop("JOURNEYS_DATABASE_URL", None)
+        self.cwd = data
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*JOURNEYS, "dev", "--ui-port", str(self.ui_port)],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 90
+        seen = []
+        for line in self.process.stdout:
+            seen.append(line)
+            if "ready" in line:
+                return
+            if time.monotonic() > deadline:
+                break
+        raise AssertionError("journeys dev did not get ready:\n" + "".join(seen))
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*JOURNEYS, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True)
+
+    def json(self, *args: str) -> object:
+        result = self.run(*args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)

@@ -1,0 +1,109 @@
+"""Real channels end to end on the embedded default: `journeys dev` sends email to a real SMTP server and
+SMS and a voice call through the real twilio client to a loopback fake of Twilio; the fake posts the status
+callback and the pressed digits back to the inbound server, and the run advances on the digits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from devserver import Dev, free_port
+
+from tests.channels.fake_twilio import FakeTwilio
+
+JOURNEY = """
+id: survey-call
+name: Survey call
+steps:
+  - {id: hello, send: email, message: {subject: "سلام {{ customer.name }}", text: "Hello {{ customer.name }}"}}
+  - {id: heads_up, send: sms, message: {text: "We will call you shortly, {{ customer.name }}"}}
+  - id: call
+    send: voice
+    message: {say: "How did we do? Press 1 to 5.", gather: {digits: 1, event: rated}}
+  - {id: answer, wait_for: rated, timeout: 1d, on_timeout: silent}
+  - id: read
+    branch: [{when: "event.data.digits | int >= 4", goto: happy}]
+    else: unhappy
+  - {id: happy, end: happy}
+  - {id: unhappy, end: unhappy}
+  - {id: silent, end: silent}
+"""
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.envelopes: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+def _until(check: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_email_sms_and_voice_go_out_and_pressed_digits_move_the_run(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:
+    mailbox, smtp_port = smtp
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    (definitions / "survey_call.yaml").write_text(JOURNEY, encoding="utf-8")
+    with FakeTwilio() as twilio:
+        dev = Dev(tmp_path)
+        dev.env.update(
+            {
+                "JOURNEYS_DEFINITIONS": str(definitions),
+                "JOURNEYS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?starttls=off",
+                "JOURNEYS_EMAIL_FROM": "Journeys <journeys@example.com>",
+                "TWILIO_ACCOUNT_SID": twilio.account_sid,
+                "TWILIO_AUTH_TOKEN": twilio.auth_token,
+                "JOURNEYS_TWILIO_FROM": "+15005550006",
+                "JOURNEYS_TWILIO_BASE_URL": twilio.base_url,
+            }
+        )
+        dev.start()
+        try:
+            customers = tmp_path / "customers.yaml"
+            customers.write_text(
+                "- {id: c1, name: Sara, email: sara@example.com, phone: '+989121000001', locale: fa}\n",
+                encoding="utf-8",
+            )
+            assert dev.run("customers", "import", str(customers)).returncode == 0
+            (enrolment,) = dev.json("enroll", "survey-call", "--customer", "c1")["enrolments"]
+            assert enrolment["status"] == "started"
+
+            _until(lambda: len(twilio.calls) == 1)
+            assert len(mailbox.envelopes) == 1 and len(twilio.messages) == 1
+            (sms,) = twilio.messages
+            twilio.post_status(sms.sid, "delivered")
+            (call,) = twilio.calls
+            twilio.press(call.sid, "5")
+
+            def ended() -> bool:
+                return dev.json("status", "c1")["runs"][0]["outcome"] == "completed"
+
+            _until(ended)
+            run = dev.json("status", "c1")["runs"][0]
+            assert run["end_label"] == "happy"
+            statuses = {m["channel"]: m["status"] for m in run["messages"]}
+            assert statuses["email"] == "sent" and statuses["voice"] == "sent"
+            assert statuses["sms"] == "delivered"  # the status callback reached the message row
+        finally:
+            assert dev.stop() == 0
