@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from channels.base import Channel, PermanentFailure, TransientFailure
+from journeys.interpreter import Event
 from journeys.messages import Undeliverable, render_message
 from journeys.runs import SendOutcome, SendRequest
 from journeys.store import SendReservation, Store
@@ -76,7 +77,8 @@ class ChannelActivities:
             await asyncio.to_thread(
                 store.complete_send, request.key, "failed", provider=channel.provider, error=str(exc), at=_now()
             )
-            return SendOutcome(status="failed", error=str(exc))
+            opted_out = await asyncio.to_thread(self._opted_out, request) if exc.opt_out else None
+            return SendOutcome(status="failed", error=str(exc), event=opted_out)
         except TransientFailure as exc:
             raise ApplicationError(str(exc), type="TransientFailure") from None
         await asyncio.to_thread(
@@ -88,6 +90,13 @@ class ChannelActivities:
             at=_now(),
         )
         return SendOutcome(status="sent")
+
+    def _opted_out(self, request: SendRequest) -> Event:
+        """The provider says the recipient unsubscribed: never again on this channel, from any journey."""
+        event = Event(id=f"opted_out:{request.key}", name="opted_out", data={"channel": request.channel}, at=_now())
+        self.store.set_consent(request.customer_id, request.channel, "opted_out", event.at)
+        self.store.record_event(request.customer_id, event)
+        return event
 
     def _unsent(self, reservation: SendReservation, status: str, error: str) -> SendOutcome:
         """Record a send that will not happen (no address, opted out, template error), once."""

@@ -103,6 +103,7 @@ class SendOutcome(BaseModel):
     status: Literal["sent", "skipped", "failed", "capped"]
     until: datetime | None = None  # capped: when it fits
     error: str | None = None
+    event: Event | None = None  # what the provider told us of the customer (opted_out), already on the timeline
 
 
 class ProfileUpdate(BaseModel):

@@ -170,6 +170,8 @@ class JourneyWorkflow:
             command = decision.command
             if isinstance(command, engine.Send):
                 outcome = await self._send(command, snapshot)
+                if outcome.event is not None:  # e.g. opted_out: it may end this run (exit_on) like any event
+                    engine.receive(journey, state, outcome.event, self._now())
                 if outcome.status == "capped":
                     engine.retract(state)
                     await self._sleep_until(outcome.until)
