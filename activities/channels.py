@@ -10,7 +10,7 @@ pass the key to the provider so it drops the duplicate: the email Message-ID is 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -22,6 +22,8 @@ from journeys.runs import SendOutcome, SendRequest
 from journeys.store import SendReservation, Store
 from journeys.templating import TemplateError
 
+QUEUED_TOO_LONG = timedelta(minutes=1)  # both times from the server's clock: no skew between machines
+
 
 class ChannelActivities:
     def __init__(self, store: Store, channels: dict[str, Channel]) -> None:
@@ -30,6 +32,10 @@ class ChannelActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendOutcome:
+        info = activity.info()
+        if info.started_time - info.current_attempt_scheduled_time > QUEUED_TOO_LONG:
+            # it waited in the channel's queue (a rate limit) so long that quiet hours or caps may have changed
+            return SendOutcome(status="capped", until=None)
         store = self.store
         row = await asyncio.to_thread(store.customer_row, request.customer_id)
         customer = await asyncio.to_thread(store.customer, request.customer_id)

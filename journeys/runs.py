@@ -23,6 +23,11 @@ def workflow_id(journey_id: str, customer_id: str, entry: int) -> str:
     return f"journey:{journey_id}:{customer_id}:{entry}"
 
 
+def send_queue(task_queue: str, channel: str) -> str:
+    """Sends go to a task queue per channel, so a provider's rate limit holds across every worker."""
+    return f"{task_queue}-{channel}"
+
+
 def template_key(name: str, channel: str, locale: str | None) -> str:
     return f"{name}|{channel}|{locale or ''}"
 
@@ -101,7 +106,7 @@ class SendRequest(BaseModel):
 
 class SendOutcome(BaseModel):
     status: Literal["sent", "skipped", "failed", "capped"]
-    until: datetime | None = None  # capped: when it fits
+    until: datetime | None = None  # capped: when it fits (None: decide again now)
     error: str | None = None
     event: Event | None = None  # what the provider told us of the customer (opted_out), already on the timeline
 

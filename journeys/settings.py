@@ -36,9 +36,15 @@ class Settings(BaseSettings):
     secret: str | None = None  # signs unsubscribe links and voice answers; generated into the data dir if unset
     public_url: str = "http://localhost:8080"  # where providers and customers reach `journeys serve`
     serve_port: int = 8080
-    webhook_secret: str | None = (
-        None  # signs outgoing webhooks (X-Journeys-Signature); unset: webhooks go to the outbox
-    )
+    webhook_secret: str | None = None  # signs outgoing webhooks; unset: webhooks go to the outbox
+    # provider rate limits, messages per second across every worker (unset: as fast as the workers go)
+    email_rate: float | None = None
+    sms_rate: float | None = None
+    voice_rate: float | None = None
+    webhook_rate: float | None = None
+
+    def rate(self, channel: str) -> float | None:
+        return getattr(self, f"{channel}_rate")
 
     def signing_secret(self) -> str:
         from journeys.tokens import load_or_create_secret

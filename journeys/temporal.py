@@ -14,7 +14,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from channels.base import Channel
+from journeys.definition import CHANNELS
 from journeys.errors import JourneysError
+from journeys.runs import send_queue
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -60,20 +62,39 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+class Workers:
+    """The journey worker and one send worker per channel, started and stopped together."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    async def __aenter__(self) -> Workers:
+        for worker in self.workers:
+            await worker.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for worker in reversed(self.workers):
+            await worker.__aexit__(*exc)
+
+
 def build_worker(
     client: Client, settings: Settings, store: Store, channels: dict[str, Channel] | None = None
-) -> Worker:
-    """A worker for journey runs: stateless, so any number of them can serve one task queue.
+) -> Workers:
+    """Workers for journey runs: stateless, so any number of them can serve the same task queues.
 
-    `channels` defaults to the configured providers (the outbox where none is configured)."""
+    `channels` defaults to the configured providers (the outbox where none is configured). A channel with
+    a rate (`JOURNEYS_SMS_RATE`, ...) is limited by the Temporal server across all workers: its sends wait
+    in their queue, and a run that ends meanwhile cancels a send that has not started."""
     from activities.channels import ChannelActivities
     from activities.store import StoreActivities
     from channels import channels_for
     from workflows.journey import JourneyWorkflow
 
     store_activities = StoreActivities(store)
-    channel_activities = ChannelActivities(store, channels if channels is not None else channels_for(settings))
-    return Worker(
+    send = ChannelActivities(store, channels if channels is not None else channels_for(settings)).send_message
+    executor = ThreadPoolExecutor(ACTIVITY_THREADS)
+    journey_worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[JourneyWorkflow],
@@ -82,8 +103,17 @@ def build_worker(
             store_activities.load_customer,
             store_activities.apply_profile_update,
             store_activities.record_progress,
-            channel_activities.send_message,
         ],
-        activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
+        activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
     )
+    send_workers = [
+        Worker(
+            client,
+            task_queue=send_queue(settings.task_queue, channel),
+            activities=[send],
+            max_task_queue_activities_per_second=settings.rate(channel),
+        )
+        for channel in CHANNELS
+    ]
+    return Workers([journey_worker, *send_workers])

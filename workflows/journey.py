@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from journeys import interpreter as engine
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
         Snapshot,
         StepEntry,
+        send_queue,
     )
     from journeys.templating import TemplateError, literal, render_value
 
@@ -174,7 +176,8 @@ class JourneyWorkflow:
                     engine.receive(journey, state, outcome.event, self._now())
                 if outcome.status == "capped":
                     engine.retract(state)
-                    await self._sleep_until(outcome.until)
+                    if outcome.until is not None:
+                        await self._sleep_until(outcome.until)
                     continue
                 self._log(engine.complete(journey, state, outcome.status, self._now()))  # type: ignore[arg-type]
             elif isinstance(command, engine.ApplyUpdate):
@@ -273,14 +276,23 @@ class JourneyWorkflow:
             limits=list(journey.limits),
             now=self._now(),
         )
+        sending = workflow.start_activity(
+            "send_message",
+            request,
+            result_type=SendOutcome,
+            task_queue=send_queue(workflow.info().task_queue, command.channel),
+            schedule_to_start_timeout=None,
+            start_to_close_timeout=SEND_TIMEOUT,
+            retry_policy=SEND_RETRY,
+            cancellation_type=ActivityCancellationType.TRY_CANCEL,
+        )
+        # A provider's rate limit may keep the send queued; a run that ends meanwhile must not send.
+        await workflow.wait_condition(lambda: sending.done() or not self.state.live)  # type: ignore[union-attr]
+        if not sending.done():
+            sending.cancel()
+            return SendOutcome(status="skipped", error="the run ended before the send started")
         try:
-            return await workflow.execute_activity(
-                "send_message",
-                request,
-                result_type=SendOutcome,
-                start_to_close_timeout=SEND_TIMEOUT,
-                retry_policy=SEND_RETRY,
-            )
+            return await sending
         except ActivityError as exc:  # retries ran out: the step's on_failure decides what follows
             return SendOutcome(status="failed", error=str(exc.cause or exc))
 
