@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,68 +24,7 @@ from journeys.journey_map import (
 )
 
 # The complete example of shared/spec/journey-format.md, verbatim.
-EXAMPLE = """\
-# yaml-language-server: $schema=../journey.schema.json
-id: modem-swap
-name: WiMAX to TD-LTE modem swap
-version: 3
-timezone: Asia/Tehran              # for customers whose profile has no timezone
-entry:
-  when: "customer.attributes.plan == 'wimax'"
-  unless: [swapped]                # already swapped: never enrol (not even once)
-exit_on: [swapped, opted_out]      # at any moment: the run ends at once, nothing more is sent
-quiet_hours: {start: "21:00", end: "09:00"}
-limits:
-  - {channel: voice, max: 1, per: 7d}
-  - {channel: any, max: 3, per: 1d}
-steps:
-  - id: invite
-    send: email
-    template: modem_swap/invite
-  - id: await_registration
-    wait_for: registered
-    timeout: 3d
-    on_timeout: remind
-    next: await_delivery
-  - id: remind
-    send: voice
-    message: {say: "{{ customer.name }}, your free 4G modem is waiting. Register on our site."}
-    max_visits: 4
-    on_max: give_up
-  - id: remind_wait
-    wait_for: registered
-    timeout: 2d
-    on_timeout: remind
-  - id: await_delivery
-    wait_for: delivered
-    timeout: 14d
-    on_timeout: give_up
-  - id: check_id
-    branch:
-      - when: "'national_id' in customer.documents"
-        goto: settle
-    else: ask_id
-  - id: ask_id
-    send: sms
-    template: modem_swap/send_id
-    max_visits: 3
-    on_max: settle
-  - id: await_id
-    wait_for: document_uploaded
-    timeout: 2d
-    on_timeout: ask_id
-  - id: settle
-    wait: 2d
-  - id: happy_call
-    send: voice
-    message:
-      say: "Thank you for choosing us. How satisfied are you with your new modem? Press 1 to 5."
-      gather: {digits: 1, event: satisfaction_rated}
-  - id: done
-    end: converted
-  - id: give_up
-    end: lost
-"""
+EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(encoding="utf-8")
 
 NO_DOT_MESSAGE = (
     "svg needs the Graphviz 'dot' program: apt-get install graphviz (mermaid and dot formats work without it)"
