@@ -14,9 +14,9 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.codec import EncryptionCodec, codec_server, data_converter
 from journeys.errors import JourneysError
 from journeys.settings import Settings
 from journeys.store import Store
@@ -48,8 +48,9 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
     """Start whatever is missing (server, store, worker) and run until Ctrl-C."""
     host, default_port = split_address(settings.temporal_address)
     port = port or default_port
-    settings = settings.model_copy(update={"temporal_address": f"{host}:{port}"})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = settings.encryption_keys(create=True)  # on by default: a key generated into the data dir
+    settings = settings.model_copy(update={"temporal_address": f"{host}:{port}", "encryption_key": keys})
     store = Store.open(settings.store_url)
     stop = _stop_on_signals()
     async with AsyncExitStack() as stack:
@@ -59,9 +60,11 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
         else:
             ui_port = ui_port or port + 1000
             database = settings.data_dir / "temporal.db"
+            ui_origins = [f"http://{name}:{ui_port}" for name in ("localhost", "127.0.0.1", host)]
+            codec_url = await stack.enter_async_context(codec_server(EncryptionCodec.from_text(keys), 0, ui_origins))
             env = await WorkflowEnvironment.start_local(
                 namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=data_converter(keys),
                 ip="127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
                 port=port,
                 ui=True,
@@ -69,11 +72,12 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
                 dev_server_existing_path=binary("temporal"),
                 dev_server_database_filename=str(database),
                 dev_server_log_level="error",
+                dev_server_extra_args=["--ui-codec-endpoint", codec_url],
             )
             stack.push_async_callback(env.shutdown)
             client = env.client
             say(f"Temporal: dev server at {host}:{port}, state in {database}")
-            say(f"Temporal web UI: http://{host}:{ui_port}")
+            say(f"Temporal web UI: http://{host}:{ui_port} (payloads decrypted by {codec_url}, on this machine only)")
         say(f"Store: {_safe_url(settings.store_url)}")
         worker = build_worker(client, settings, store)
         await stack.enter_async_context(worker)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8080"  # where providers and customers reach `journeys serve`
     serve_port: int = 8080
     webhook_secret: str | None = None  # signs outgoing webhooks; unset: webhooks go to the outbox
+    # encrypts every Temporal payload: "id:base64key[,older-id:base64key...]", the first one encrypts;
+    # unset: the key `journeys dev` generated into the data dir, if there is one
+    encryption_key: str | None = None
     # provider rate limits, messages per second across every worker (unset: as fast as the workers go)
     email_rate: float | None = None
     sms_rate: float | None = None
@@ -50,6 +53,15 @@ class Settings(BaseSettings):
         from journeys.tokens import load_or_create_secret
 
         return self.secret or load_or_create_secret(self.data_dir / "secret")
+
+    def encryption_keys(self, create: bool = False) -> str | None:
+        """The configured keys, else the data dir's key file (made when `create`); None: payloads in clear."""
+        from journeys.codec import KEY_FILE, load_or_create_key
+
+        if self.encryption_key:
+            return self.encryption_key
+        path = self.data_dir / KEY_FILE
+        return load_or_create_key(path) if create or path.exists() else None
 
     @property
     def templates(self) -> Path:

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from channels import outbox_only
 from journeys import interpreter as engine
+from journeys.codec import data_converter, generate_key_entry
 from journeys.inputs import PlannedEvent
 from journeys.interpreter import Customer, Event
 from journeys.operations import Published, _deliver, settle
@@ -40,7 +40,8 @@ async def simulate_on_temporal(
         settings = Settings(data_dir=Path(folder), task_queue=f"simulate-{uuid.uuid4().hex[:8]}")
         store = Store.open(f"sqlite:///{Path(folder) / 'store.db'}")
         env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
+            data_converter=data_converter(generate_key_entry()),  # a throwaway key: the production path
+            test_server_existing_path=binary("temporal-test-server"),
         )
         try:
             async with build_worker(env.client, settings, store, outbox_only()):

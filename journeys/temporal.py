@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from channels.base import Channel
+from journeys.codec import data_converter
 from journeys.definition import CHANNELS
 from journeys.errors import JourneysError
 from journeys.runs import send_queue
@@ -41,12 +41,12 @@ def binary(name: str) -> str:
 
 
 async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter; one clear line when nothing answers."""
+    """A client with the pydantic data converter, encrypting payloads when a key is set; one clear line when
+    nothing answers."""
+    converter = data_converter(settings.encryption_keys())
     try:
         return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
         )
     except RuntimeError:
         raise TemporalUnavailable(

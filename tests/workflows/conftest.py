@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from channels import outbox_only
+from journeys.codec import data_converter, generate_key_entry
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.temporal import binary, build_worker
@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
+        data_converter=data_converter(generate_key_entry()),  # every workflow test runs through the codec
+        test_server_existing_path=binary("temporal-test-server"),
     )
     try:
         yield environment
