@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from enum import Enum
@@ -18,7 +19,7 @@ import typer
 from rich.console import Console
 from typer.exceptions import TyperException
 
-from journeys.errors import DefinitionError, InputError, JourneysError
+from journeys.errors import DefinitionError, InputError, JourneysError, TemporalUnavailable
 from journeys.settings import Settings
 from journeys.templating import TemplateFiles
 
@@ -195,8 +196,9 @@ def _run(coro_factory: Any) -> Any:
 async def _runtime(body: Any) -> Any:
     """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`."""
     from journeys.store import Store
-    from journeys.temporal import connect
+    from journeys.temporal import connect, quiet_runtime
 
+    quiet_runtime()
     settings = Settings()
     client = await connect(settings)
     store = Store.open(settings.store_url)
@@ -501,6 +503,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except JourneysError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        if isinstance(exc, TemporalUnavailable):
+            # The SDK's core threads may still be unwinding a failed connection; exiting through the
+            # interpreter's shutdown can then abort (PyGILState_Release). Nothing is left to flush.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         sys.exit(1)
     except typer.Abort:
         errors.print("aborted")

@@ -40,3 +40,7 @@ class DefinitionError(JourneysError):
 
 class InputError(JourneysError):
     """A bad input file or value; the message names the file, line and field."""
+
+
+class TemporalUnavailable(JourneysError):
+    """Nothing answers at the configured Temporal address."""

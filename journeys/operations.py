@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from journeys import interpreter as engine
 from journeys.definition import Journey
@@ -181,12 +181,14 @@ async def signal(
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=_now())
     recorded = await asyncio.to_thread(store.record_event, customer_id, event)
     result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)
-    if not recorded:
-        return result
+    # A duplicate is delivered again: runs take an event id once, and this is how a delivery that an outage
+    # interrupted is finished (run the same command again with the same --id).
     live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
     result.runs = list(
         await asyncio.gather(*(_deliver(client, run.workflow_id, run.journey_id, event) for run in live))
     )
+    if not recorded:
+        return result
     for path, journey in _definitions(settings).items():
         if journey.entry.trigger != name or (journey_id and journey.id != journey_id):
             continue
@@ -206,7 +208,14 @@ async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> R
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
     try:
         effect = await handle.execute_update("deliver", event, result_type=str)
-    except (RPCError, WorkflowUpdateFailedError):  # the run ended meanwhile: it no longer takes events
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
+            return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
+        raise JourneysError(
+            f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
+            f"the event is recorded: run the same command again with --id {event.id} to deliver it"
+        ) from None
+    except WorkflowUpdateFailedError:
         return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
     return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
 

@@ -15,16 +15,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from channels.base import Channel
 from journeys.codec import data_converter
 from journeys.definition import CHANNELS
-from journeys.errors import JourneysError
+from journeys.errors import JourneysError, TemporalUnavailable
 from journeys.runs import send_queue
 from journeys.settings import Settings
 from journeys.store import Store
 
 ACTIVITY_THREADS = 32
-
-
-class TemporalUnavailable(JourneysError):
-    """Nothing answers at the configured Temporal address."""
 
 
 def binary(name: str) -> str:
@@ -38,6 +34,14 @@ def binary(name: str) -> str:
     if found is None:
         raise JourneysError(f"the '{name}' binary is missing: reinstall the project (pip install -e .)")
     return found
+
+
+def quiet_runtime() -> None:
+    """Command-line clients keep stdout for their output (`--json`): the SDK core reports only errors."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    logging = LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=logging)), error_if_already_set=False)
 
 
 async def connect(settings: Settings) -> Client:

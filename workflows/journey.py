@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from journeys.templating import TemplateError, literal, render_value
 
 STORE_TIMEOUT = timedelta(seconds=30)
-SEND_TIMEOUT = timedelta(minutes=2)
+SEND_TIMEOUT = timedelta(minutes=1)  # a worker that died mid-send is noticed after this; channels time out first
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5))
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
