@@ -338,6 +338,9 @@ def advance(
             _enter(journey, state, outcome, now, entered)
             continue
         if isinstance(outcome, Wait):
+            if outcome.until is not None and outcome.until <= now:  # a backstop: a driver would spin on it
+                _finish(state, "failed", now, failure=f"step '{step.id}': a wait that ends before it starts")
+                continue
             state.burst = 0
         return Advance(command=outcome, entered=entered)
     _finish(state, "failed", now, failure=f"more than {MAX_TRANSITIONS} steps without waiting")
@@ -531,7 +534,9 @@ def quiet_until(quiet: QuietHours, zone: ZoneInfo, at: datetime) -> datetime | N
     inside = start <= clock < end if start < end else (start > end and (clock >= start or clock < end))
     if not inside:
         return None
-    return next_clock(end, zone, at)
+    # strictly after `at`: when the end's wall time is skipped by a daylight-saving jump that lands right on `at`
+    # (and `at` already starts the next quiet period), the quiet hours end at the next day's end
+    return next_clock(end, zone, at + timedelta(microseconds=1))
 
 
 def next_clock(clock: time, zone: ZoneInfo, at: datetime) -> datetime:

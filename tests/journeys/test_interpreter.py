@@ -460,3 +460,13 @@ def test_cancel_ends_a_live_run() -> None:
     engine.cancel(state, T0)
     assert state.outcome == "cancelled"
     assert engine.receive(journey(REMINDER_LOOP), state, event("registered", T0)) == "ignored"
+
+
+def test_quiet_hours_whose_end_the_clock_skips_never_end_in_the_past() -> None:
+    """New York, quiet 03:00–02:00: on the spring-forward night 02:00 never happens and 03:00 EDT starts the
+    next quiet period at once, so the hold lasts until 02:00 the next night (not 'until now', which spun)."""
+    quiet = journey(QUIET.replace('{start: "21:00", end: "09:00"}', '{start: "03:00", end: "02:00"}')).quiet_hours
+    zone = ZoneInfo("America/New_York")
+    at = datetime(2026, 3, 8, 7, 0, tzinfo=timezone.utc)  # 03:00 EDT, the instant the clock jumped to
+    until = engine.quiet_until(quiet, zone, at)
+    assert until > at and until.astimezone(zone).strftime("%m-%d %H:%M") == "03-09 02:00"
