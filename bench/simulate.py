@@ -2,10 +2,15 @@
 
 Baseline: rendering the same messages straight from their templates, with no journey logic, so the
 ratio is what the interpreter and simulator add on top of the unavoidable template work.
+
+`simulate --engine temporal` (the real workflow and activities on the time-skipping test server, one
+customer's run settled at a time) is reported on a smaller population, against the in-process engine on
+the same population.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +20,9 @@ from journeys.inputs import PlannedEvent
 from journeys.interpreter import Customer, Event, Send
 from journeys.loader import load_or_raise
 from journeys.messages import MessageSource, render_message
+from journeys.operations import publish
 from journeys.simulate import simulate
+from journeys.simulate_temporal import simulate_on_temporal
 from journeys.templating import TemplateFiles
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
@@ -58,6 +65,10 @@ def population(size: int) -> tuple[list[Customer], list[PlannedEvent]]:
 
 
 def run(quick: bool) -> list[Figure]:
+    return [*in_process(quick), on_temporal(quick)]
+
+
+def in_process(quick: bool) -> list[Figure]:
     size = 2_000 if quick else 10_000
     journey = load_or_raise(DEFINITIONS / "modem_swap.yaml")
     customers, events = population(size)
@@ -97,3 +108,29 @@ def run(quick: bool) -> list[Figure]:
             met=True,
         ),
     ]
+
+
+def on_temporal(quick: bool) -> Figure:
+    """The Temporal engine on a small population; baseline: the in-process engine on the same one."""
+    size = 50 if quick else 200
+    path = DEFINITIONS / "modem_swap.yaml"
+    journey = load_or_raise(path)
+    customers, events = population(size)
+    source = MessageSource(TemplateFiles(DEFINITIONS / "templates"))
+    began = time.perf_counter()
+    local = simulate(journey, customers, events, START, 30, source)
+    baseline = time.perf_counter() - began
+    began = time.perf_counter()
+    durable = asyncio.run(simulate_on_temporal(publish(path), customers, events, START, 30))
+    elapsed = time.perf_counter() - began
+    same = durable.totals == local.totals
+    return Figure(
+        name=f"simulate_temporal_engine_{size}_customers_30d_s",
+        value=round(elapsed, 2),
+        unit="s",
+        baseline=round(baseline, 3),
+        ratio=round(elapsed / baseline, 1),
+        target="report (baseline: the in-process engine, same customers)"
+        + ("" if same else "; TOTALS DIFFER from the in-process engine"),
+        met=same,
+    )

@@ -1,0 +1,55 @@
+"""The baselines of the runtime figures: the tiniest workflow Temporal can run, on the same server.
+
+`Bare` runs one no-op activity and, when asked to, then waits for a `finish` signal. Its figures say what
+the server, the SDK and this machine cost on their own, so a journey figure divided by its baseline is
+what journeys itself adds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from journeys.temporal import workflow_runner
+
+TASK_QUEUE = "bench-bare"
+
+
+class Ran:
+    """How many no-op activities have completed in this process (so a benchmark knows all bare runs wait)."""
+
+    count = 0
+
+
+@activity.defn(name="bench_noop")
+async def noop() -> None:
+    """Does nothing (but count): the cost of scheduling, running and completing one activity."""
+    Ran.count += 1
+
+
+@workflow.defn(name="BenchBare")
+class Bare:
+    def __init__(self) -> None:
+        self.finished = False
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+    @workflow.run
+    async def run(self, wait: bool) -> None:
+        await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=30))
+        if wait:
+            await workflow.wait_condition(lambda: self.finished)
+
+
+def bare_worker(client: Client) -> Worker:
+    """A worker for `Bare`, in the same sandbox the journey worker uses."""
+    return Worker(client, task_queue=TASK_QUEUE, workflows=[Bare], activities=[noop], workflow_runner=workflow_runner())
+
+
+async def start_bare(client: Client, workflow_id: str, *, wait: bool) -> None:
+    await client.start_workflow(Bare.run, wait, id=workflow_id, task_queue=TASK_QUEUE)
