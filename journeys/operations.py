@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import uuid
@@ -66,14 +67,23 @@ def find_journey(settings: Settings, journey_id: str) -> Path:
 
 
 def _definitions(settings: Settings) -> dict[Path, Journey]:
-    from journeys.loader import load_journey
-
+    """The valid journeys in the definitions folder (each file loaded once until it changes on disk)."""
     found: dict[Path, Journey] = {}
     for path in sorted(settings.definitions.glob("*.yaml")):
-        journey, problems = load_journey(path, TemplateFiles(settings.templates))
-        if journey is not None and not any(p.severity == "error" for p in problems):
+        stat = path.stat()
+        journey = _valid_journey(path, settings.templates, stat.st_mtime_ns, stat.st_size)
+        if journey is not None:
             found[path] = journey
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_journey(path: Path, templates: Path, mtime_ns: int, size: int) -> Journey | None:
+    """Loading and validating a definition costs tens of ms: `signal` must not pay it on every call."""
+    from journeys.loader import load_journey
+
+    journey, problems = load_journey(path, TemplateFiles(templates))
+    return None if any(p.severity == "error" for p in problems) else journey
 
 
 def _now() -> datetime:
