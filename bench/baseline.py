@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from journeys.temporal import workflow_runner
+from journeys.temporal import workflow_runner, write_bytecode
 
 TASK_QUEUE = "bench-bare"
 
@@ -47,7 +47,9 @@ class Bare:
 
 
 def bare_worker(client: Client) -> Worker:
-    """A worker for `Bare`, in the same sandbox the journey worker uses."""
+    """A worker for `Bare`, in the same sandbox the journey worker uses (and its bytecode written, as the
+    journey worker's is)."""
+    write_bytecode(Bare)
     return Worker(client, task_queue=TASK_QUEUE, workflows=[Bare], activities=[noop], workflow_runner=workflow_runner())
 
 

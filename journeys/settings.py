@@ -40,11 +40,17 @@ class Settings(BaseSettings):
     # encrypts every Temporal payload: "id:base64key[,older-id:base64key...]", the first one encrypts;
     # unset: the key `journeys dev` generated into the data dir, if there is one
     encryption_key: str | None = None
+    # journey runs a worker keeps in memory; a run outside it is replayed from its history when woken
+    workflow_cache: int = 1_000
     # provider rate limits, messages per second across every worker (unset: as fast as the workers go)
     email_rate: float | None = None
     sms_rate: float | None = None
     voice_rate: float | None = None
     webhook_rate: float | None = None
+    # logs of journeys dev, worker and serve (journeys.logs): DEBUG, INFO, WARNING or ERROR; json, console, or
+    # auto (console on a terminal, else JSON lines)
+    log_level: str = "INFO"
+    log_format: str = "auto"
 
     def rate(self, channel: str) -> float | None:
         return getattr(self, f"{channel}_rate")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -36,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from journeys.templating import TemplateError, literal, render_value
 
 STORE_TIMEOUT = timedelta(seconds=30)
+# Patch ids: each marks a change to the commands the workflow issues (see README "Upgrading the workflow").
+LOCAL_STORE = "local-store-activities"
 SEND_TIMEOUT = timedelta(minutes=1)  # a worker that died mid-send is noticed after this; channels time out first
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5))
 SEND_RETRY = RetryPolicy(
@@ -248,12 +251,8 @@ class JourneyWorkflow:
 
     async def _snapshot(self) -> Snapshot:
         assert self.input is not None
-        return await workflow.execute_activity(
-            "load_customer",
-            args=[self.input.customer_id, self.input.journey.id, self._now()],
-            result_type=Snapshot,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=RETRY,
+        return await self._store_activity(
+            "load_customer", self.input.customer_id, self.input.journey.id, self._now(), result_type=Snapshot
         )
 
     async def _send(self, command: engine.Send, snapshot: Snapshot) -> SendOutcome:
@@ -311,9 +310,7 @@ class JourneyWorkflow:
             add_tags=command.update.tags.add,
             remove_tags=command.update.tags.remove,
         )
-        await workflow.execute_activity(
-            "apply_profile_update", update, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
-        )
+        await self._store_activity("apply_profile_update", update)
 
     async def _record(self) -> None:
         """Tell the store where the run is (batched step arrivals, what it waits for, or how it ended)."""
@@ -337,6 +334,16 @@ class JourneyWorkflow:
             failure=state.failure,
         )
         self.entries = []
-        await workflow.execute_activity(
-            "record_progress", progress, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
+        await self._store_activity("record_progress", progress)
+
+    async def _store_activity(self, name: str, *args: object, result_type: type | None = None) -> Any:
+        """A store read or write. Local activities since `LOCAL_STORE`: they run inside the workflow task on
+        the journey worker, saving a task round trip and three history events each; runs started before
+        keep scheduling them as ordinary activities, so their histories replay unchanged."""
+        if workflow.patched(LOCAL_STORE):
+            return await workflow.execute_local_activity(
+                name, args=args, result_type=result_type, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
+            )
+        return await workflow.execute_activity(
+            name, args=args, result_type=result_type, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,29 +37,51 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-async def test_sms_rate_limit_spaces_sends_and_an_exit_cancels_a_queued_send(
-    dev_env: WorkflowEnvironment, tmp_path: Path
-) -> None:
+def _blast(tmp_path: Path, sms_rate: float, customers: int) -> tuple[Settings, Store, list[str]]:
     (tmp_path / "blast.yaml").write_text(JOURNEY, encoding="utf-8")
     settings = Settings(
-        data_dir=tmp_path, definitions=tmp_path, task_queue=f"rate-{uuid.uuid4().hex[:6]}", sms_rate=1.0
+        data_dir=tmp_path, definitions=tmp_path, task_queue=f"rate-{uuid.uuid4().hex[:6]}", sms_rate=sms_rate
     )
     store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
-    ids = [f"c{n}" for n in range(6)]
+    ids = [f"c{n}" for n in range(customers)]
     store.upsert_customers([CustomerRecord(id=c, name=c, phone=f"+1555000000{n}") for n, c in enumerate(ids)])
+    return settings, store, ids
+
+
+async def test_sms_rate_limit_spaces_sends_across_the_server(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    settings, store, ids = _blast(tmp_path, sms_rate=1.0, customers=5)
+    client = dev_env.client
+    async with build_worker(client, settings, store, outbox_only()):
+        for enrolment in await enroll(client, store, settings, publish(tmp_path / "blast.yaml"), ids):
+            await settle(client, enrolment.workflow_id, timeout=60)
+    sent = sorted(m.sent_at for c in ids for m in store.messages_of(c) if m.status == "sent")
+    store.close()
+    assert len(sent) == 5
+    spread = (sent[-1] - sent[0]).total_seconds()
+    assert spread >= 3.0, f"5 sends at 1/s took only {spread:.1f} s"
+
+
+async def test_an_exit_cancels_a_send_still_queued_behind_the_rate_limit(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """At one SMS per 100 s, every send but (at most) the first is still queued two seconds in: the runs
+    stopped then end at once, and their sends never reach the provider."""
+    settings, store, ids = _blast(tmp_path, sms_rate=0.01, customers=3)
     client = dev_env.client
     async with build_worker(client, settings, store, outbox_only()):
         runs = {
             e.customer: e.workflow_id
             for e in await enroll(client, store, settings, publish(tmp_path / "blast.yaml"), ids)
         }
-        stopped = await signal(client, store, settings, "c5", "stop", {})  # its send is still queued behind the others
-        assert [r.effect for r in stopped.runs] == ["exited"]
-        for wid in runs.values():
-            await settle(client, wid, timeout=60)
-    sent = sorted((m.sent_at, m.customer_id) for c in ids for m in store.messages_of(c) if m.status == "sent")
+        await asyncio.sleep(2)
+        queued = [c for c in ids if not store.messages_of(c)]
+        assert len(queued) >= 2
+        for customer in queued:
+            stopped = await signal(client, store, settings, customer, "stop", {})
+            assert [r.effect for r in stopped.runs] == ["exited"]
+        for customer in queued:
+            status = await settle(client, runs[customer], timeout=60)
+            assert status.outcome == "exited"
+    for customer in queued:
+        assert [m.status for m in store.messages_of(customer)] == []
     store.close()
-    assert "c5" not in {c for _, c in sent}  # an exit while queued means the send never happens
-    assert len(sent) == 5
-    spread = (sent[-1][0] - sent[0][0]).total_seconds()
-    assert spread >= 3.0, f"5 sends at 1/s took only {spread:.1f} s"

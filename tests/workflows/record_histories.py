@@ -1,12 +1,15 @@
-"""Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories`.
+"""Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories PATCH`.
 
-Run it after a deliberate, versioned change to the workflow (with `workflow.patched`), never to make a
-failing replay test pass: a replay failure means live runs would break.
+Run it after a deliberate, versioned change to the workflow (with `workflow.patched`), naming the patch:
+the new histories are written beside the older ones (`PATCH.modem_swap_<customer>.json`), which stay, so
+runs started on every earlier version keep being replayed. Never run it to make a failing replay test
+pass: a replay failure means live runs would break.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from datetime import timedelta
@@ -37,7 +40,7 @@ def _customer(cid: str) -> CustomerRecord:
     )
 
 
-async def record() -> None:
+async def record(tag: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(f"sqlite:///{folder}/store.db")
         settings = Settings(
@@ -62,11 +65,11 @@ async def record() -> None:
             await env.sleep(timedelta(days=4))
             for name, wid in runs.items():
                 history = await env.client.get_workflow_handle(wid).fetch_history()
-                (HISTORIES / f"modem_swap_{name}.json").write_text(history.to_json(), encoding="utf-8")
+                (HISTORIES / f"{tag}.modem_swap_{name}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events")
         await env.shutdown()
         store.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1]))

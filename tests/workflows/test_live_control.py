@@ -107,7 +107,7 @@ async def test_migration_across_continue_as_new_keeps_visits_and_send_counter(
     wid = workflow_id("daily", "c3", 1)
     await client.start_workflow(
         "Journey",
-        RunInput(journey=v1.journey, customer_id="c3", history_limit=20),
+        RunInput(journey=v1.journey, customer_id="c3", history_limit=10),
         id=wid,
         task_queue=settings.task_queue,
     )

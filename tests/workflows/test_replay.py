@@ -1,11 +1,13 @@
 """Recorded histories of the shipped journeys must replay on the current workflow code.
 
 A failure here means a workflow change is not deterministic: live runs would break on deploy. Guard the
-change with `workflow.patched(...)` (see test_patched_upgrade_path) instead of re-recording.
+change with `workflow.patched(...)` (see the upgrade-path test below) and record new histories beside these.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from journeys.temporal import workflow_runner
-from workflows.journey import JourneyWorkflow
+from workflows.journey import LOCAL_STORE, JourneyWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES_DIR = Path(__file__).parent / "histories"
+HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
@@ -30,4 +33,38 @@ async def test_recorded_history_replays_on_current_workflow_code(path: Path) -> 
 
 
 def test_histories_are_recorded() -> None:
-    assert {p.stem for p in HISTORIES} >= {"modem_swap_swapper", "modem_swap_converter"}
+    assert {p.stem for p in HISTORIES} >= {
+        f"{tag}.modem_swap_{who}" for tag in ("original", LOCAL_STORE) for who in ("swapper", "converter")
+    }
+
+
+def _activities_scheduled(path: Path) -> set[str]:
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return {
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    }
+
+
+def test_patched_upgrade_path_keeps_runs_started_before_the_change_on_their_old_commands() -> None:
+    """The upgrade path for a workflow change: guard it with `workflow.patched(ID)`, record histories under
+    that ID, keep the older ones. Runs started before `LOCAL_STORE` scheduled the store activities as
+    ordinary activities; runs after it record them as local-activity markers. Both replay on this code
+    (the test above), so a deploy neither breaks the old runs nor keeps new runs on the old path."""
+    original = HISTORIES_DIR / "original.modem_swap_converter.json"
+    patched = HISTORIES_DIR / f"{LOCAL_STORE}.modem_swap_converter.json"
+    assert _activities_scheduled(original) >= {"load_customer", "record_progress", "send_message"}
+    assert _activities_scheduled(patched) == {"send_message"}
+    assert _patches(original) == set() and _patches(patched) == {LOCAL_STORE}
+
+
+def _patches(path: Path) -> set[str]:
+    """The patch ids a history's markers record."""
+    found = set()
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_patch":
+            (payload,) = marker["details"]["patch-data"]["payloads"]
+            found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
