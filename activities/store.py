@@ -31,31 +31,4 @@ class StoreActivities:
 
     @activity.defn(name="record_progress")
     def record_progress(self, progress: Progress) -> None:
-        store = self.store
-        store.create_run(
-            progress.workflow_id,
-            progress.journey_id,
-            progress.version,
-            progress.customer_id,
-            progress.entry,
-            progress.started_at,
-        )
-        if progress.entries:
-            store.record_steps(
-                progress.workflow_id,
-                progress.journey_id,
-                progress.version,
-                [(e.step, e.from_step, e.at) for e in progress.entries],
-            )
-        store.update_run(
-            progress.workflow_id,
-            version=progress.version,
-            current_step=progress.current_step,
-            waiting_for=progress.waiting_for,
-            until=progress.until,
-            outcome=progress.outcome,
-            ended_at=progress.ended_at,
-            exit_event=progress.exit_event,
-            end_label=progress.end_label,
-            failure=progress.failure,
-        )
+        self.store.record_progress(progress)

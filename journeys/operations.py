@@ -8,12 +8,17 @@ import hashlib
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -21,13 +26,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from journeys import interpreter as engine
 from journeys.definition import Journey
 from journeys.errors import JourneysError
-from journeys.interpreter import Event
+from journeys.interpreter import Customer, Event
 from journeys.runs import Change, MigrateRequest, MoveRequest, RunInput, RunStatus, bundle_templates, workflow_id
 from journeys.settings import Settings
-from journeys.store import RunAuditRow, Store
+from journeys.store import RunAuditRow, RunRow, Store
+from journeys.store.runs import LIVE, past_run
 from journeys.templating import TemplateFiles
 
 PARALLEL = 64  # client calls in flight at once
+DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
 
 
 class Published(BaseModel):
@@ -126,18 +133,17 @@ async def _enrol_one(
     client: Client, store: Store, settings: Settings, published: Published, customer_id: str, trigger: Event | None
 ) -> Enrolment:
     journey = published.journey
-    customer = await asyncio.to_thread(store.customer, customer_id)
+    customer, runs = await asyncio.to_thread(_customer_and_runs, store, customer_id, journey.id)
     if customer is None:
         return Enrolment(customer=customer_id, status="skipped", reason="no such customer in the store")
-    live = await asyncio.to_thread(store.live_runs, customer_id, journey.id)
+    live = [r for r in runs if r.outcome == LIVE]
     if live:
         return Enrolment(customer=customer_id, status="already", workflow_id=live[0].workflow_id)
     now = _now()
-    past = await asyncio.to_thread(store.past_runs, customer_id, journey.id)
-    refusal = engine.enrolment_refusal(journey, customer, now, past)
+    refusal = engine.enrolment_refusal(journey, customer, now, [past_run(r) for r in runs])
     if refusal is not None:
         return Enrolment(customer=customer_id, status="skipped", reason=refusal)
-    entry = await asyncio.to_thread(store.next_entry, customer_id, journey.id)
+    entry = max((r.entry for r in runs), default=0) + 1
     wid = workflow_id(journey.id, customer_id, entry)
     run_input = RunInput(
         journey=journey, templates=published.templates, customer_id=customer_id, entry=entry, trigger=trigger
@@ -155,6 +161,12 @@ async def _enrol_one(
         return Enrolment(customer=customer_id, status="already", workflow_id=wid)
     created = await asyncio.to_thread(store.create_run, wid, journey.id, journey.version, customer_id, entry, now)
     return Enrolment(customer=customer_id, status="started" if created else "already", workflow_id=wid)
+
+
+def _customer_and_runs(store: Store, customer_id: str, journey_id: str) -> tuple[Customer | None, list[RunRow]]:
+    """What enrolment decides on, read in one trip to a worker thread: the customer and their runs of the
+    journey (live ones, past ones for `re_entry`, and the entry number the next run takes)."""
+    return store.customer(customer_id), store.runs_of(customer_id, journey_id)
 
 
 # --- signal ---------------------------------------------------------------------------------------
@@ -215,19 +227,38 @@ async def signal(
 
 
 async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> RunEffect:
+    """Deliver `event` to one run by a workflow update whose id is the event's: a retried call, or another
+    process delivering the same event id, joins the same update on the server and gets its real outcome.
+
+    Under load the server may give up on the call before the worker has taken the update in (the client raises
+    WorkflowUpdateRPCTimeoutOrCancelledError); the update is asked for again, with the same id, until
+    DELIVER_PATIENCE runs out."""
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
-    try:
-        effect = await handle.execute_update("deliver", event, result_type=str)
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVER_PATIENCE.total_seconds()
+    while True:
+        try:
+            effect = await handle.execute_update("deliver", event, id=f"deliver:{event.id}", result_type=str)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # our own cancellation (Ctrl-C), not the server's deadline
+                raise
+            if loop.time() > deadline:
+                raise JourneysError(
+                    f"Temporal did not take event {event.id} to {wid} within {DELIVER_PATIENCE.total_seconds():g} s; "
+                    f"the event is recorded: run the same command again with --id {event.id} to deliver it"
+                ) from None
+            continue
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
+                return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
+            raise JourneysError(
+                f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
+                f"the event is recorded: run the same command again with --id {event.id} to deliver it"
+            ) from None
+        except WorkflowUpdateFailedError:
             return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
-        raise JourneysError(
-            f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
-            f"the event is recorded: run the same command again with --id {event.id} to deliver it"
-        ) from None
-    except WorkflowUpdateFailedError:
-        return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
-    return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
+        return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
 
 
 # --- status, cancel -------------------------------------------------------------------------------

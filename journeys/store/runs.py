@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from journeys.interpreter import PastRun
+from journeys.runs import Progress
 from journeys.store import report
 from journeys.store.base import StoreBase, utc, utc_now
 from journeys.store.errors import UnknownRun, VersionConflict
@@ -32,23 +33,44 @@ class RunMethods(StoreBase):
             with self._session(write=True) as session:
                 if session.get(RunRow, workflow_id) is not None:
                     return False
-                session.add(
-                    RunRow(
-                        workflow_id=workflow_id,
-                        journey_id=journey_id,
-                        version=version,
-                        customer_id=customer_id,
-                        entry=entry,
-                        started_at=started_at,
-                        outcome=LIVE,
-                        waiting_for=[],
-                        updated_at=started_at,
-                    )
-                )
+                session.add(_new_run(workflow_id, journey_id, version, customer_id, entry, started_at))
                 session.flush()
         except IntegrityError:
             return False
         return True
+
+    def record_progress(self, progress: Progress) -> None:
+        """What a run's workflow reports when it waits or ends, in one transaction: the run (recorded now if
+        enrolment has not yet), the steps it entered since its last report, where it is or how it ended."""
+        with self._session(write=True) as session:
+            row = session.get(RunRow, progress.workflow_id)
+            if row is None:
+                row = _new_run(
+                    progress.workflow_id,
+                    progress.journey_id,
+                    progress.version,
+                    progress.customer_id,
+                    progress.entry,
+                    progress.started_at,
+                )
+            self._log_steps(
+                session,
+                progress.workflow_id,
+                progress.journey_id,
+                progress.version,
+                [(e.step, e.from_step, e.at) for e in progress.entries],
+            )
+            row.version = progress.version
+            row.current_step = progress.current_step
+            row.waiting_for = list(progress.waiting_for)
+            row.until = progress.until
+            row.outcome = progress.outcome or LIVE
+            row.ended_at = progress.ended_at
+            row.exit_event = progress.exit_event
+            row.end_label = progress.end_label
+            row.failure = progress.failure
+            row.updated_at = utc_now()
+            session.add(row)
 
     def update_run(self, workflow_id: str, *, at: datetime | None = None, **changes: Any) -> None:
         """What the run's workflow reports: where it is, what it waits for, how it ended."""
@@ -87,9 +109,7 @@ class RunMethods(StoreBase):
 
     def past_runs(self, customer_id: str, journey_id: str) -> list[PastRun]:
         """For `re_entry`: every run of the journey for the customer (a live one has no `ended_at`)."""
-        return [
-            PastRun(ended_at=utc(r.ended_at) if r.ended_at else None) for r in self.runs_of(customer_id, journey_id)
-        ]
+        return [past_run(r) for r in self.runs_of(customer_id, journey_id)]
 
     def next_entry(self, customer_id: str, journey_id: str) -> int:
         """1 for the customer's first run of the journey, then 2, 3, ...: part of the workflow id."""
@@ -132,35 +152,46 @@ class RunMethods(StoreBase):
         self, workflow_id: str, journey_id: str, version: int, entries: Sequence[tuple[str, str | None, datetime]]
     ) -> None:
         """Log the steps a run entered, in one insert; entries logged before (a retried activity) are skipped."""
+        if entries:
+            with self._session(write=True) as session:
+                self._log_steps(session, workflow_id, journey_id, version, entries)
+
+    def _log_steps(
+        self,
+        session: Session,
+        workflow_id: str,
+        journey_id: str,
+        version: int,
+        entries: Sequence[tuple[str, str | None, datetime]],
+    ) -> None:
         if not entries:
             return
-        with self._session(write=True) as session:
-            earliest = min(at for _, _, at in entries)
-            logged = Counter(
-                (step, from_step, utc(at))
-                for step, from_step, at in session.exec(
-                    select(StepLogRow.step, StepLogRow.from_step, StepLogRow.at).where(
-                        StepLogRow.workflow_id == workflow_id, col(StepLogRow.at) >= earliest
-                    )
+        earliest = min(at for _, _, at in entries)
+        logged = Counter(
+            (step, from_step, utc(at))
+            for step, from_step, at in session.exec(
+                select(StepLogRow.step, StepLogRow.from_step, StepLogRow.at).where(
+                    StepLogRow.workflow_id == workflow_id, col(StepLogRow.at) >= earliest
                 )
             )
-            rows = []
-            for step, from_step, at in entries:
-                if logged[(step, from_step, utc(at))] > 0:
-                    logged[(step, from_step, utc(at))] -= 1
-                    continue
-                rows.append(
-                    {
-                        "workflow_id": workflow_id,
-                        "journey_id": journey_id,
-                        "version": version,
-                        "step": step,
-                        "from_step": from_step,
-                        "at": at,
-                    }
-                )
-            if rows:
-                session.exec(insert(StepLogRow.__table__), params=rows)  # type: ignore[attr-defined]
+        )
+        rows = []
+        for step, from_step, at in entries:
+            if logged[(step, from_step, utc(at))] > 0:
+                logged[(step, from_step, utc(at))] -= 1
+                continue
+            rows.append(
+                {
+                    "workflow_id": workflow_id,
+                    "journey_id": journey_id,
+                    "version": version,
+                    "step": step,
+                    "from_step": from_step,
+                    "at": at,
+                }
+            )
+        if rows:
+            session.exec(insert(StepLogRow.__table__), params=rows)  # type: ignore[attr-defined]
 
     def journey_report(self, journey_id: str) -> report.JourneyReport:
         with self._session() as session:
@@ -203,3 +234,24 @@ class RunMethods(StoreBase):
         with self._session() as session:
             state = session.get(JourneyStateRow, journey_id)
             return bool(state and state.paused)
+
+
+def _new_run(
+    workflow_id: str, journey_id: str, version: int, customer_id: str, entry: int, started_at: datetime
+) -> RunRow:
+    return RunRow(
+        workflow_id=workflow_id,
+        journey_id=journey_id,
+        version=version,
+        customer_id=customer_id,
+        entry=entry,
+        started_at=started_at,
+        outcome=LIVE,
+        waiting_for=[],
+        updated_at=started_at,
+    )
+
+
+def past_run(row: RunRow) -> PastRun:
+    """A run as `re_entry` sees it: when it ended (never, while it is live)."""
+    return PastRun(ended_at=utc(row.ended_at) if row.ended_at else None)

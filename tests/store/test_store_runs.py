@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from journeys.interpreter import PastRun
+from journeys.runs import Progress, StepEntry
 from journeys.store import (
     CustomerRecord,
     GoalConversion,
@@ -85,6 +86,44 @@ def test_record_steps_skips_entries_logged_before(store: Store) -> None:
     report = store.journey_report("j")
 
     assert [(s.step, s.arrived) for s in report.steps] == [("invite", 1), ("wait", 1), ("remind", 1)]
+
+
+def test_record_progress_records_the_run_its_steps_and_where_it_is_once_however_often_retried(
+    store: Store,
+) -> None:
+    waiting = Progress(
+        workflow_id="w",
+        journey_id="j",
+        version=1,
+        customer_id="ada",
+        entry=1,
+        started_at=T0,
+        entries=[StepEntry(step="invite", from_step=None, at=T0), StepEntry(step="wait", from_step="invite", at=T0)],
+        current_step="wait",
+        waiting_for=["registered"],
+        until=T0 + 2 * H,
+    )
+    store.record_progress(waiting)  # before enrolment recorded the run: it is recorded here
+    store.record_progress(waiting)  # a retried activity
+    assert store.create_run("w", "j", 1, "ada", 1, T0) is False
+    (run,) = store.runs_of("ada")
+    assert (run.current_step, run.waiting_for, run.outcome) == ("wait", ["registered"], "running")
+
+    ended = waiting.model_copy(
+        update={
+            "entries": [StepEntry(step="done", from_step="wait", at=T0 + H)],
+            "current_step": None,
+            "waiting_for": [],
+            "until": None,
+            "outcome": "completed",
+            "ended_at": T0 + H,
+        }
+    )
+    store.record_progress(ended)
+
+    (run,) = store.runs_of("ada")
+    assert (run.current_step, run.outcome, run.ended_at) == (None, "completed", T0 + H)
+    assert [(s.step, s.arrived) for s in store.journey_report("j").steps] == [("invite", 1), ("wait", 1), ("done", 1)]
 
 
 def test_journey_report_counts_steps_paths_outcomes_messages_and_goals(store: Store) -> None:
