@@ -5,11 +5,25 @@ before the provider is called and completed after, so a retried activity finds t
 send again. The one remaining window: the provider accepted the message and the worker died before the
 row was completed; the retry then finds a row still `sending` and sends once more (channels that can,
 pass the key to the provider so it drops the duplicate: the email Message-ID is derived from it).
+
+Quiet hours and caps hold when a message actually goes out, not only when the run decided to send it. The
+activity hands the decision back to the run (`capped`: the workflow retracts the send and decides again at
+its current time, so quiet hours, caps, consent, pauses and exits all apply afresh) when
+  - the send waited in its channel's queue over `QUEUED_TOO_LONG` (a rate limit) before any attempt
+    reserved it, or
+  - the provider certainly did not take it (`TransientFailure.unsent`: refused, unreachable) on the attempt
+    that wrote its row. The row is completed `retried` (not a cap's concern, not a failure), and the run
+    waits out the backoff of `SEND_RETRY` (a durable timer) before deciding again under a new key. After
+    `SEND_RETRY.maximum_attempts` such attempts at one step the send fails for good: the step's
+    `on_failure` decides, as when retries run out.
+A failure that may have reached the provider (a timeout, a dropped connection) is retried under the same
+key by the activity's retry policy: a row left `sending` is never decided again under another key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 from temporalio import activity
@@ -20,7 +34,9 @@ from journeys.interpreter import Event
 from journeys.messages import Undeliverable, render_message
 from journeys.runs import SendOutcome, SendRequest
 from journeys.store import SendReservation, Store
+from journeys.store.models import MessageRow
 from journeys.templating import TemplateError
+from workflows.journey import SEND_RETRY
 
 QUEUED_TOO_LONG = timedelta(minutes=1)  # both times from the server's clock: no skew between machines
 
@@ -33,10 +49,13 @@ class ChannelActivities:
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendOutcome:
         info = activity.info()
-        if info.started_time - info.current_attempt_scheduled_time > QUEUED_TOO_LONG:
-            # it waited in the channel's queue (a rate limit) so long that quiet hours or caps may have changed
-            return SendOutcome(status="capped", until=None)
+        began = time.monotonic()
         store = self.store
+        if info.started_time - info.current_attempt_scheduled_time > QUEUED_TOO_LONG:
+            # it waited in the channel's queue (a rate limit) so long that quiet hours or caps may have changed;
+            # unless an earlier attempt reserved it (and may have reached the provider): that one goes on
+            if await asyncio.to_thread(self._row, request) is None:
+                return SendOutcome(status="capped", until=None)
         row = await asyncio.to_thread(store.customer_row, request.customer_id)
         customer = await asyncio.to_thread(store.customer, request.customer_id)
         if row is None or customer is None:
@@ -75,6 +94,8 @@ class ChannelActivities:
         if result.status == "capped":
             return SendOutcome(status="capped", until=result.until)
         if result.status == "duplicate" and result.message is not None and result.message.status != "sending":
+            if result.message.status == "retried":  # handed back, but the run never heard it
+                return SendOutcome(status="capped", until=None)
             return SendOutcome(status=result.message.status, error=result.message.error)  # type: ignore[arg-type]
         channel = self.channels[request.channel]
         try:
@@ -86,6 +107,9 @@ class ChannelActivities:
             opted_out = await asyncio.to_thread(self._opted_out, request) if exc.opt_out else None
             return SendOutcome(status="failed", error=str(exc), event=opted_out)
         except TransientFailure as exc:
+            if exc.unsent and result.status == "reserved":  # this attempt wrote the row: nothing went out under it
+                elapsed = info.started_time - info.scheduled_time + timedelta(seconds=time.monotonic() - began)
+                return await asyncio.to_thread(self._decide_again, request, str(exc), request.now + elapsed)
             raise ApplicationError(str(exc), type="TransientFailure") from None
         await asyncio.to_thread(
             store.complete_send,
@@ -96,6 +120,38 @@ class ChannelActivities:
             at=_now(),
         )
         return SendOutcome(status="sent")
+
+    def _decide_again(self, request: SendRequest, error: str, failed_at: datetime) -> SendOutcome:
+        """The provider refused (or was unreachable) and nothing went out: record this attempt and hand the
+        send back to the run, to be decided again after the retry policy's backoff (`failed_at` is in the
+        run's clock); after the policy's last attempt, fail it for good."""
+        earlier = sum(
+            1
+            for m in self.store.messages_of_run(request.workflow_id)
+            if (m.step, m.visit) == (request.step, request.visit) and m.key != request.key and m.status == "retried"
+        )
+        attempts = earlier + 1
+        if SEND_RETRY.maximum_attempts and attempts >= SEND_RETRY.maximum_attempts:
+            error = f"not sent after {attempts} attempts: {error}"
+            self.store.complete_send(
+                request.key, "failed", provider=self.channels[request.channel].provider, error=error, at=_now()
+            )
+            return SendOutcome(status="failed", error=error)
+        backoff = SEND_RETRY.initial_interval * SEND_RETRY.backoff_coefficient**earlier
+        if SEND_RETRY.maximum_interval is not None:
+            backoff = min(backoff, SEND_RETRY.maximum_interval)
+        self.store.complete_send(
+            request.key,
+            "retried",
+            provider=self.channels[request.channel].provider,
+            error=f"not sent: {error} (attempt {attempts}, decided again in {backoff.total_seconds():g} s)",
+            at=_now(),
+        )
+        return SendOutcome(status="capped", until=failed_at + backoff)
+
+    def _row(self, request: SendRequest) -> MessageRow | None:
+        """The message row of this send's idempotency key, if an attempt wrote one."""
+        return next((m for m in self.store.messages_of_run(request.workflow_id) if m.key == request.key), None)
 
     def _opted_out(self, request: SendRequest) -> Event:
         """The provider says the recipient unsubscribed: never again on this channel, from any journey."""

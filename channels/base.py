@@ -3,7 +3,9 @@
 JourneysError
 └── ChannelError            a send did not go through
     ├── PermanentFailure    never retried (bad address, unsubscribed): recorded on the message
-    └── TransientFailure    retried with backoff by the activity (timeouts, 4xx SMTP, 429/5xx)
+    └── TransientFailure    retried with backoff (timeouts, 4xx SMTP, 429/5xx); `unsent` when the provider
+                            certainly did not take the message (it refused it, or was never reached): the
+                            run then decides the send again (quiet hours, caps) before trying once more
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ class PermanentFailure(ChannelError):
 
 
 class TransientFailure(ChannelError):
-    """Worth retrying later."""
+    """Worth retrying later.
+
+    `unsent`: the provider certainly did not take the message (connection refused, a 4xx SMTP reply, an HTTP
+    429/503 answer), so nothing went out under this idempotency key and the send may be decided afresh.
+    Left False when it might have (a timeout or a dropped connection after the message was handed over):
+    such a send is only ever retried under the same key."""
+
+    def __init__(self, message: str, *, unsent: bool = False) -> None:
+        super().__init__(message)
+        self.unsent = unsent
 
 
 class Delivery(BaseModel):

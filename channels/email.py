@@ -15,7 +15,11 @@ User and password are percent-decoded. How SMTP failures map onto the channel er
     AUTH, HELO or STARTTLS problems,      TransientFailure  (the configuration is wrong, not the message:
     530 authentication/TLS required                         retrying gives the operator time to fix it)
 
-Error messages and logs carry SMTP codes and the server's text with addresses blanked out, never the
+A transient failure is `unsent` (the server certainly did not take the message) when the server replied
+with a refusal or could not be connected to; a timeout, a dropped connection or a TLS error may come after
+the message was handed over, so those are not.
+
+Error messages (and so logs) carry SMTP codes and the server's text with addresses blanked out, never the
 recipient's address.
 """
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import logging
 import re
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -37,8 +40,6 @@ from journeys import tokens
 from journeys.errors import JourneysError
 from journeys.messages import Rendered
 from journeys.settings import Settings
-
-log = logging.getLogger(__name__)
 
 _UNFOLDED = frozenset({"list-unsubscribe"})
 _ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
@@ -206,10 +207,7 @@ class SmtpChannel:
         try:
             await aiosmtplib.send(raw, **options)
         except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
-            failure = classify(exc)
-            log.warning("smtp send %s failed: %s", key, failure)
-            raise failure from None
-        log.info("smtp send %s accepted as %s", key, message_id)
+            raise classify(exc) from None  # logged by `channels.Logged`, with the key
         return Delivery(provider=self.provider, provider_id=message_id)
 
 
@@ -220,7 +218,7 @@ def classify(exc: BaseException) -> PermanentFailure | TransientFailure:
         text = f"recipient refused: {'; '.join(refusals)}"
         if exc.recipients and all(r.code >= 500 for r in exc.recipients):
             return PermanentFailure(text)
-        return TransientFailure(text)
+        return TransientFailure(text, unsent=True)
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPDataError):
         what = {
             aiosmtplib.SMTPRecipientRefused: "recipient refused",
@@ -229,14 +227,21 @@ def classify(exc: BaseException) -> PermanentFailure | TransientFailure:
         }[type(exc)]
         text = f"{what}: {_reply(exc.code, exc.message)}"
         if exc.code == 530:  # authentication or TLS required (RFC 4954, 3207): the configuration, not the message
-            return TransientFailure(f"SMTP server wants authentication or TLS first: {_reply(exc.code, exc.message)}")
-        return PermanentFailure(text) if exc.code >= 500 else TransientFailure(text)
+            return TransientFailure(
+                f"SMTP server wants authentication or TLS first: {_reply(exc.code, exc.message)}", unsent=True
+            )
+        return PermanentFailure(text) if exc.code >= 500 else TransientFailure(text, unsent=True)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return TransientFailure(f"SMTP authentication failed: {_reply(exc.code, exc.message)}")
+        return TransientFailure(f"SMTP authentication failed: {_reply(exc.code, exc.message)}", unsent=True)
+    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError):  # never connected: nothing was handed over
+        return TransientFailure("SMTP server unavailable: connecting timed out", unsent=True)
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return TransientFailure("SMTP server timed out")
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return TransientFailure(f"SMTP server refused: {_reply(exc.code, exc.message)}")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):  # 421 and the like, to the greeting, HELO, ...
+        return TransientFailure(f"SMTP server refused: {_reply(exc.code, exc.message)}", unsent=True)
+    if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPNotSupported | ConnectionRefusedError):
+        # nobody listening, or a server that cannot do what the URL asks (STARTTLS): before any message
+        return TransientFailure(f"SMTP server unavailable: {_redact(_message(exc))}", unsent=True)
     if isinstance(exc, aiosmtplib.SMTPException | OSError):
         # not connected, disconnected, TLS failures, STARTTLS/AUTH not offered: the server or its configuration
         return TransientFailure(f"SMTP server unavailable: {_redact(_message(exc))}")

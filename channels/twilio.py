@@ -12,6 +12,9 @@ Failures, by HTTP status first, then Twilio's error code:
     429 / 5xx / error 20429, unreachable, timed out   TransientFailure
     error 21610 (recipient replied STOP)              PermanentFailure(opt_out=True)
     any other 4xx (21211 invalid number, 21614 not mobile, 401 bad credentials ...)  PermanentFailure
+A transient failure is `unsent` (Twilio certainly did not take the message) when Twilio answered with an
+error other than a gateway's 502/504, or could not be connected to; a timeout waiting for the answer, or a
+connection dropped after the request went out, is not.
 Error messages never carry a phone number.
 """
 
@@ -29,6 +32,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
+from urllib3.exceptions import NewConnectionError
 
 from channels.base import ChannelError, Delivery, PermanentFailure, TransientFailure
 from journeys import tokens
@@ -47,6 +51,7 @@ _TWILIO_ERRORS: tuple[type[Exception], ...] = tuple(
 
 UNSUBSCRIBED = 21610
 TOO_MANY_REQUESTS = 20429
+GATEWAY_ERRORS = frozenset({502, 504})
 
 # <Say language> for a locale without a region; a locale with one (en-GB, fa-IR) is used as it is.
 SAY_LANGUAGES = {
@@ -121,10 +126,16 @@ class TwilioChannel:
             sid = await asyncio.to_thread(self._create, message, key)
         except _TWILIO_ERRORS as exc:
             raise _failure(exc, message, self.from_) from None
+        except requests.ConnectTimeout:
+            raise TransientFailure(
+                f"Twilio is unreachable for the {_what(message)}: ConnectTimeout", unsent=True
+            ) from None
         except requests.Timeout:
             raise TransientFailure(f"Twilio did not answer the {_what(message)} in time") from None
         except requests.RequestException as exc:
-            raise TransientFailure(f"Twilio is unreachable for the {_what(message)}: {type(exc).__name__}") from None
+            raise TransientFailure(
+                f"Twilio is unreachable for the {_what(message)}: {type(exc).__name__}", unsent=_never_connected(exc)
+            ) from None
         return Delivery(provider=self.provider, provider_id=sid)
 
     def _create(self, message: Rendered, key: str) -> str:
@@ -179,12 +190,20 @@ def _failure(exc: Exception, message: Rendered, sender: str) -> ChannelError:
     if isinstance(code, int) and code >= 10000:
         text += f" (https://www.twilio.com/docs/errors/{code})"
     if not isinstance(status, int) or status == 429 or status == 408 or status >= 500 or code == TOO_MANY_REQUESTS:
-        return TransientFailure(text)
+        # Twilio's own error answer means no message was created; a gateway's 502/504 may hide one that was
+        return TransientFailure(text, unsent=isinstance(status, int) and status not in GATEWAY_ERRORS)
     if code == UNSUBSCRIBED:
         return PermanentFailure(text, opt_out=True)
     if 400 <= status < 500:
         return PermanentFailure(text)
     return TransientFailure(text)  # an unexpected 1xx/3xx: let the activity's bounded retries decide
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """Whether the request failed before a connection to Twilio existed (refused, no route, DNS): nothing sent."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 def _detail(exc: Exception) -> str:

@@ -13,7 +13,8 @@ is on when `JOURNEYS_WEBHOOK_SECRET` is set; without it webhooks go to the outbo
 How the answer is read: 2xx accepted (the `X-Request-Id` header, if any, becomes the provider id); 408, 429,
 5xx, timeouts and connection errors are transient (the send activity retries with backoff); every other
 status, and a URL that cannot be requested at all, is permanent. Nothing is retried here. Errors name the
-status, never the URL (it may carry a customer's token).
+status, never the URL (it may carry a customer's token). A transient failure is `unsent` (the receiver
+certainly did not take the body) when nothing could connect, or the receiver answered 408, 425, 429 or 503.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from journeys.settings import Settings
 
 TIMEOUT_S = 10.0
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+UNSENT_STATUSES = frozenset({408, 425, 429, 503})  # answers that say the request was not processed
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -70,15 +72,17 @@ class WebhookChannel:
                 response = await client.request(method, message.to, content=body, headers=headers)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise PermanentFailure(f"webhook URL cannot be requested: {type(exc).__name__}") from None
-        except httpx.TimeoutException:
-            raise TransientFailure(f"webhook timed out after {self.timeout:g} s") from None
+        except httpx.TimeoutException as exc:  # connecting timed out: nothing was sent; later, it may have been
+            unsent = isinstance(exc, httpx.ConnectTimeout)
+            raise TransientFailure(f"webhook timed out after {self.timeout:g} s", unsent=unsent) from None
         except httpx.TransportError as exc:  # connection refused or reset, DNS, protocol errors
-            raise TransientFailure(f"webhook connection failed: {type(exc).__name__}") from None
+            unsent = isinstance(exc, httpx.ConnectError)  # never connected: refused, no route, DNS
+            raise TransientFailure(f"webhook connection failed: {type(exc).__name__}", unsent=unsent) from None
         status = response.status_code
         if 200 <= status < 300:
             return Delivery(provider=self.provider, provider_id=response.headers.get("X-Request-Id"))
         if status >= 500 or status in TRANSIENT_STATUSES:
-            raise TransientFailure(f"webhook answered {status}")
+            raise TransientFailure(f"webhook answered {status}", unsent=status in UNSENT_STATUSES)
         raise PermanentFailure(f"webhook answered {status}")
 
 

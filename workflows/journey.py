@@ -177,10 +177,12 @@ class JourneyWorkflow:
                 outcome = await self._send(command, snapshot)
                 if outcome.event is not None:  # e.g. opted_out: it may end this run (exit_on) like any event
                     engine.receive(journey, state, outcome.event, self._now())
-                if outcome.status == "capped":
+                if outcome.status == "capped":  # held by a cap, or refused by the provider: decided again later
                     engine.retract(state)
                     if outcome.until is not None:
+                        self.waiting = engine.Wait(step=command.step, until=outcome.until, reason="cap")
                         await self._sleep_until(outcome.until)
+                        self.waiting = None
                     continue
                 self._log(engine.complete(journey, state, outcome.status, self._now()))  # type: ignore[arg-type]
             elif isinstance(command, engine.ApplyUpdate):

@@ -160,7 +160,7 @@ class MessageRow(SQLModel, table=True):
     body: str | None = Field(default=None, sa_type=Text)
     html: str | None = Field(default=None, sa_type=Text)
     payload: dict[str, Any] = _json(dict)
-    status: str = "sending"  # sending | sent | failed | skipped
+    status: str = "sending"  # sending | sent | delivered | failed | skipped | retried
     provider: str | None = None  # "outbox": the row holds exactly what would have been sent
     provider_id: str | None = None
     error: str | None = Field(default=None, sa_type=Text)

@@ -16,7 +16,7 @@ from journeys.store.models import MessageRow
 from journeys.store.records import Reservation, SendReservation
 
 LEDGER_STATUSES = ("sending", "sent", "delivered")  # what counts against frequency caps
-SEND_OUTCOMES = ("sent", "failed", "skipped")
+SEND_OUTCOMES = ("sent", "failed", "skipped", "retried")  # retried: refused by the provider, decided again
 
 
 class SendMethods(StoreBase):

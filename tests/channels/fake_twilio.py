@@ -3,6 +3,8 @@
     with FakeTwilio() as fake:                       # uvicorn in a background thread on 127.0.0.1:<free port>
         settings = Settings(twilio_base_url=fake.base_url, twilio_account_sid=fake.account_sid, ...)
         fake.fail("+15005550009", 21610)             # that recipient gets Twilio's 21610 error JSON (400)
+        fake.outage(500)                             # every request fails (500, then fake.outage(20429): 429)
+        fake.outage(None)                            # ... until Twilio is back
         ...
         fake.requests                                # every create request: kind, form fields, HTTP status
         fake.post_status(sid, "delivered")           # Twilio's status callback, signed (X-Twilio-Signature)
@@ -25,6 +27,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -77,6 +80,7 @@ class FakeTwilio:
 
     def __post_init__(self) -> None:
         self._failures: dict[str, _Failure] = {}
+        self._outage: int | None = None
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -89,6 +93,13 @@ class FakeTwilio:
         or, for an HTTP status (500, 502, 503), with a plain-text body and no Twilio code.
         `times=N` fails only the next N requests; `problem=True` sends the error as RFC 9457 problem JSON."""
         self._failures[to] = _Failure(error, times, problem=problem)
+
+    def outage(self, error: int | None) -> None:
+        """Every request, whoever it is to, fails with `error` (read as `fail` reads it: 500 or 503 plain text,
+        20429 or 20500 Twilio JSON) until `outage(None)`; it goes before programmed per-recipient failures.
+        Switch it while a test runs: Twilio down, then throttling, then back."""
+        with self._lock:
+            self._outage = error
 
     def delay(self, to: str, seconds: float) -> None:
         """Requests to `to` are answered (successfully) only after `seconds`: for client timeouts."""
@@ -206,13 +217,13 @@ class FakeTwilio:
             return _error(20003, to), None
         if account_sid != self.account_sid or kind not in ("Messages", "Calls"):
             return _error(20404, to), None
+        if self._outage is not None:
+            return _refusal(self._outage, to), None
         failure = self._failures.get(to)
         if failure is not None and failure.error and failure.times != 0:
             if failure.times is not None:
                 failure.times -= 1
-            if failure.error < 1000:
-                return PlainTextResponse("Internal Server Error", status_code=failure.error), None
-            return _error(failure.error, to, problem=failure.problem), None
+            return _refusal(failure.error, to, problem=failure.problem), None
         missing = _missing(kind, form)
         if missing is not None:
             return _error(missing, to), None
@@ -288,6 +299,13 @@ def _missing(kind: str, form: dict[str, str]) -> int | None:
     if kind == "Calls" and not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
         return 21205
     return None
+
+
+def _refusal(error: int, to: str, *, problem: bool = False) -> Response:
+    """An HTTP status (< 1000) as a plain-text answer with no Twilio code, else Twilio's JSON for the code."""
+    if error < 1000:
+        return PlainTextResponse(HTTPStatus(error).phrase, status_code=error)
+    return _error(error, to, problem=problem)
 
 
 def _error(code: int, to: str, *, problem: bool = False) -> JSONResponse:
