@@ -18,9 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.codec import EncryptionCodec, codec_server, data_converter
 from journeys.errors import JourneysError
+from journeys.logs import configure_logging, get_logger
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.temporal import binary, build_worker, connect
+
+log = get_logger(__name__)
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -46,6 +49,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say: Callable[[str], None]) -> None:
     """Start whatever is missing (server, store, worker) and run until Ctrl-C."""
+    configure_logging(settings)
     host, default_port = split_address(settings.temporal_address)
     port = port or default_port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +87,7 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
         await stack.enter_async_context(worker)
         await _start_inbound(stack, settings, store, client, say)
         say(f"Worker: task queue '{settings.task_queue}' — ready. Ctrl-C stops everything.")
+        log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         await stop.wait()
         say("stopping…")
     store.close()
@@ -90,11 +95,13 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
 
 async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
     """A worker alone, against the configured Temporal server and store."""
+    configure_logging(settings)
     store = Store.open(settings.store_url)
     client = await connect(settings)
     stop = _stop_on_signals()
     async with build_worker(client, settings, store):
         say(f"Worker on {settings.temporal_address}, task queue '{settings.task_queue}'. Ctrl-C stops it.")
+        log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         await stop.wait()
     store.close()
 
@@ -103,6 +110,7 @@ async def run_serve(settings: Settings, port: int | None, say: Callable[[str], N
     """`journeys serve`: the inbound server alone, against the configured store and Temporal (reached on first use)."""
     from journeys.inbound import inbound_server
 
+    configure_logging(settings)
     store = Store.open(settings.store_url)
     stop = _stop_on_signals()
     try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -39,10 +38,11 @@ from twilio.request_validator import RequestValidator
 from journeys import operations, tokens
 from journeys.errors import JourneysError
 from journeys.interpreter import Event
+from journeys.logs import get_logger
 from journeys.settings import Settings
 from journeys.store import Store
 
-logger = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ClientFactory = Callable[[], Awaitable[Client]]
 MAX_BODY_BYTES = 64 * 1024
@@ -87,14 +87,19 @@ class Inbound:
         try:
             client = await self.client()
         except (JourneysError, RuntimeError, OSError):
-            logger.warning("Temporal unreachable: event %s of %s recorded, live runs not told", name, customer_id)
             event = Event(id=event_id, name=name, data=data, at=_now())
             await asyncio.to_thread(self.store.record_event, customer_id, event)
+            log.warning("event.recorded", customer=customer_id, name=name, event_id=event_id, delivered=False)
             return
         result = await operations.signal(client, self.store, self.settings, customer_id, name, data, event_id)
-        effects = ", ".join(f"{r.journey}: {r.effect}" for r in result.runs) or "no live runs"
-        duplicate = " (a duplicate)" * result.duplicate
-        logger.info("event %s %s of customer %s%s: %s", name, event_id, customer_id, duplicate, effects)
+        log.info(
+            "event.delivered",
+            customer=customer_id,
+            name=name,
+            event_id=event_id,
+            duplicate=result.duplicate,
+            runs={r.journey: r.effect for r in result.runs},
+        )
 
     def set_consent(self, customer_id: str, channel: str, status: str) -> str | None:
         """Set one channel's consent unless it is so already; the previous consent's time (None: never set)."""
@@ -130,8 +135,7 @@ async def _twilio_form(request: Request) -> FormData:
     except Exception:  # a body that does not parse as a form cannot be one Twilio signed
         raise HTTPException(403, "invalid signature") from None
     if not _signed_by_twilio(inbound.settings, request, form):
-        route = "/".join(request.url.path.split("/")[:3])  # not the gather token
-        logger.warning("%s: request with a missing or invalid Twilio signature refused", route)
+        log.warning("inbound.rejected", route=_route(request), reason="signature")
         raise HTTPException(403, "invalid signature")
     return form
 
@@ -156,6 +160,16 @@ def public_url(settings: Settings, request: Request) -> str:
     path = raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
     query = request.scope.get("query_string", b"").decode("latin-1")
     return settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
+
+
+def _route(request: Request) -> str:
+    """The route of a request, for logs: its template (`/unsubscribe/{token}`), never the token in the path."""
+    return _route_of(request.scope)
+
+
+def _route_of(scope: Scope) -> str:
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else "/" + scope.get("path", "/").split("/")[1]
 
 
 def _field(form: FormData, name: str) -> str:
@@ -197,7 +211,7 @@ async def twilio_status(request: Request, form: TwilioForm) -> JSONResponse:
     code = _field(form, "ErrorCode")
     error = None if status == "delivered" else f"twilio: {reported}" + (f" (error {code})" if code.isdigit() else "")
     result = await asyncio.to_thread(_inbound(request).store.set_provider_status, sid, status, error)
-    logger.info("twilio status %s for %s: %s", reported, sid, result)
+    log.info("inbound.accepted", route=_route(request), sid=sid, status=reported, result=result, error=code or None)
     return JSONResponse({"result": result})
 
 
@@ -210,10 +224,11 @@ async def twilio_sms(request: Request, form: TwilioForm) -> Response:
         raise HTTPException(400, "expected MessageSid and From")
     customer_ids = await asyncio.to_thread(inbound.store.customers_with_phone, sender)
     if not customer_ids:
-        logger.info("inbound SMS %s from a number no customer has: ignored", sid)
+        log.info("inbound.accepted", route=_route(request), sid=sid, customers=0, result="ignored")  # no number, text
         return _twiml(EMPTY_TWIML)
     word = text.strip().upper()
     consent = "opted_out" if word in OPT_OUT_WORDS else "opted_in" if word in OPT_IN_WORDS else None
+    log.info("inbound.accepted", route=_route(request), sid=sid, customers=len(customer_ids), result=consent or "text")
     for customer_id in customer_ids:  # a number shared by several customers speaks for all of them
         if consent is not None:
             await asyncio.to_thread(inbound.set_consent, customer_id, "sms", consent)
@@ -229,10 +244,15 @@ async def twilio_gather(request: Request, token: str, form: TwilioForm) -> Respo
     inbound = _inbound(request)
     claims = _claims(inbound, token, "c", "e", "k")
     if claims is None:
+        log.warning("inbound.rejected", route=_route(request), reason="token")
         raise HTTPException(403, "invalid token")
     customer_id, event, key = claims
     digits, call = _field(form, "Digits").strip(), _field(form, "CallSid")
-    if _DIGITS.fullmatch(digits) and call and await asyncio.to_thread(inbound.store.customer_row, customer_id):
+    taken = bool(_DIGITS.fullmatch(digits) and call) and bool(
+        await asyncio.to_thread(inbound.store.customer_row, customer_id)
+    )
+    log.info("inbound.accepted", route=_route(request), customer=customer_id, call=call, result=taken and event)
+    if taken:
         await inbound.emit(customer_id, event, {"digits": digits}, f"gather:{key}:{call}")
     return _twiml(THANKS_TWIML)
 
@@ -252,6 +272,7 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """Ask first: opening the link changes nothing (mail scanners and previews open links)."""
     claims = _unsubscribe_claims(_inbound(request), token)
     if claims is None:
+        log.warning("inbound.rejected", route=_route(request), reason="token")
         return HTMLResponse(_page("Invalid link", "<p>This unsubscribe link is not valid.</p>"), 403)
     form = (
         f"<p>Stop receiving {html.escape(_CHANNEL_WORDS[claims[1]])} from us?</p>\n"
@@ -266,10 +287,12 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     inbound = _inbound(request)
     claims = _unsubscribe_claims(inbound, token)
     if claims is None:
+        log.warning("inbound.rejected", route=_route(request), reason="token")
         return HTMLResponse(_page("Invalid link", "<p>This unsubscribe link is not valid.</p>"), 403)
     customer_id, channel = claims
     row = await asyncio.to_thread(inbound.store.customer_row, customer_id)
     already = row is None or ((row.consent or {}).get(channel) or {}).get("status") == "opted_out"
+    log.info("inbound.accepted", route=_route(request), customer=customer_id, channel=channel, already=already)
     if not already:
         previous = await asyncio.to_thread(inbound.set_consent, customer_id, channel, "opted_out")
         # one event per opt-out: clicks racing each other saw the same previous consent, so they share an id
@@ -292,6 +315,7 @@ def _page(title: str, body: str) -> str:
 
 
 async def _bad_request(request: Request, exc: Exception) -> PlainTextResponse:
+    log.warning("inbound.rejected", route=_route(request), reason="bad request")  # not the input
     return PlainTextResponse("bad request", 400)  # never echo the input: it may hold personal data
 
 
@@ -315,6 +339,7 @@ class BodyLimit:
             return
         too_large = PlainTextResponse("request body too large", 413)
         if int(declared) > self.limit:
+            log.warning("inbound.rejected", route=_route_of(scope), reason="too large")
             await too_large(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -326,6 +351,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
+                log.warning("inbound.rejected", route=_route_of(scope), reason="too large")
                 await too_large(scope, receive, send)
                 return
             chunks.append(chunk)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class Dev:
         for line in self.process.stdout:
             seen.append(line)
             if "ready" in line:
+                # keep reading: `dev` logs a line per send and event, and a full pipe would stop it
+                threading.Thread(target=self.process.stdout.read, daemon=True).start()
                 return
             if time.monotonic() > deadline:
                 break

@@ -1,0 +1,475 @@
+"""No personal data in logs: the redaction processor, and every line a real `journeys dev` wrote during a run
+with sends that succeed, fail and are retried with provider errors quoting the recipient, inbound webhooks
+accepted and refused, at DEBUG level."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from channels import Logged
+from channels.base import Delivery, PermanentFailure, TransientFailure
+from journeys.errors import JourneysError
+from journeys.logs import OURS, TEMPORAL, configure_logging, get_logger, redact, redact_text
+from journeys.messages import Rendered
+from journeys.settings import Settings
+from tests.channels.fake_twilio import FakeTwilio
+from tests.e2e.devserver import JOURNEYS, Dev, free_port
+
+# --- the redaction processor --------------------------------------------------------------------------
+
+EMAILS = ["sara.karimi@example.com", "Reza+News@Mail.Example.IR", "o'brien@example.co.uk", "info@مثال.ایران"]
+PHONES = [
+    "+989121000001",
+    "+98 912 100 0001",
+    "+98-912-100-0001",
+    "(+98) 912 100 0001",
+    "00989121000001",
+    "989121000001",
+    "09121000001",
+    "9121000001",
+    "0912 100 0001",
+    "0912-100-0001",
+    "(0912) 100-0001",
+    "0912.100.0001",
+    "۰۹۱۲۱۰۰۰۰۰۱",  # Persian digits
+    "۰۹۱۲ ۱۰۰ ۰۰۰۱",
+    "+۹۸۹۱۲۱۰۰۰۰۰۱",
+    "٠٩١٢١٠٠٠٠٠١",  # Arabic-Indic digits
+    "+1 (555) 123-4567",
+    "(555) 123-4567",
+    "555-123-4567",
+    "+15551234567",
+    "+44 20 7946 0958",
+    "07700 900123",
+]
+IDS = [
+    "c1",
+    "cust-000123",
+    "W-1",
+    "sale-1",
+    "1234567",  # a short numeric id
+    "modem-swap:c1:3f2a9c1e",
+    "550e8400-e29b-41d4-a716-446655440000",
+    "SM0123456789abcdef0123456789abcdef",
+    "2025-01-02T10:11:12.123456+00:00",
+    "2025-01-02 10:11:12",
+    "127.0.0.1:7233",
+    "took 0.123456789 s",
+    "HTTP 429, error 20429",
+    "v1.35.0",
+]
+
+
+@pytest.mark.parametrize("address", EMAILS)
+def test_email_addresses_are_masked(address: str) -> None:
+    for text in (address, f"to {address}.", f"<{address}>", f"To: Someone <{address}>, cc"):
+        masked = redact_text(text)
+        assert address not in masked and "[email]" in masked, masked
+    assert redact_text(address.replace("@", "%40")) == "[email]"  # percent-encoded in a URL
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_phone_numbers_are_masked(phone: str) -> None:
+    for text in (phone, f"call {phone} now", f"to={phone}&x=1", f"/customers/{phone}", f"'{phone}'"):
+        masked = redact_text(text)
+        assert "[phone]" in masked, (text, masked)
+        assert sum(ch.isdigit() for ch in masked) == sum(ch.isdigit() for ch in text) - sum(
+            ch.isdigit() for ch in phone
+        ), (text, masked)
+
+
+def test_two_numbers_side_by_side_are_both_masked() -> None:
+    for text in ("09121000001 09121000002", "0912 100 0001 0912 100 0002", "2025-01-02 0912 100 0001"):
+        masked = redact_text(text)
+        assert "1000001" not in masked and "100 0001" not in masked and "0002" not in masked, masked
+
+
+@pytest.mark.parametrize("text", IDS)
+def test_ids_times_and_numbers_are_left_alone(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_nested_values_are_masked_and_the_rest_kept() -> None:
+    value = {
+        "customer": "c1",
+        "attempt": 3,
+        "ok": True,
+        "ratio": 0.5,
+        "none": None,
+        "to": ["sara@example.com", ("+989121000001", {"deep": "call 0912 100 0001"})],
+        "sara@example.com": "key",
+        "object": ValueError("refused sara@example.com"),
+    }
+    assert redact(value) == {
+        "customer": "c1",
+        "attempt": 3,
+        "ok": True,
+        "ratio": 0.5,
+        "none": None,
+        "to": ["[email]", ["[phone]", {"deep": "call [phone]"}]],
+        "[email]": "key",
+        "object": "refused [email]",
+    }
+
+
+@contextlib.contextmanager
+def restored_logging() -> Iterator[None]:
+    """Whatever `configure_logging` changes in this process, put back afterwards."""
+    names = ["", *OURS, TEMPORAL]
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in names], logging.getLogger().handlers[:]
+    try:
+        yield
+    finally:
+        for logger, level in saved[0]:
+            logger.setLevel(level)
+        logging.getLogger().handlers[:] = saved[1]
+        logging.captureWarnings(False)
+
+
+@pytest.fixture
+def captured() -> Iterator[Callable[[], list[dict[str, object]]]]:
+    """Logging configured as `journeys dev` does (JSON lines, DEBUG), into a buffer."""
+    stream = io.StringIO()
+    with restored_logging():
+        configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=stream, temporal_core=False)
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_messages_fields_and_tracebacks_are_masked_for_our_loggers_and_others(
+    captured: Callable[[], list[dict[str, object]]],
+) -> None:
+    ours = get_logger("journeys.test")
+    ours.info("send.sent", customer="c1", key="k-1", to="sara@example.com", data={"phone": "+989121000001"})
+    try:
+        raise RuntimeError("550 5.1.1 <sara@example.com>: no mailbox; number 0912 100 0001")
+    except RuntimeError:
+        ours.exception("send.error", customer="c1")
+        logging.getLogger("temporalio.activity").warning(
+            "Completing activity as failed for sara@example.com (%s)", "+98 912 100 0001", exc_info=True
+        )
+    logging.getLogger("uvicorn.error").error("bad request from %s", "reza@example.com")
+    lines = captured()
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    for secret in ("sara@example.com", "reza@example.com", "9121000001", "912 100 0001"):
+        assert secret not in text
+    first, second, third, fourth = lines
+    assert first["event"] == "send.sent" and first["customer"] == "c1" and first["key"] == "k-1"
+    assert first["to"] == "[email]" and first["data"] == {"phone": "[phone]"}
+    assert first["level"] == "info" and first["logger"] == "journeys.test" and "timestamp" in first
+    assert second["event"] == "send.error" and "RuntimeError: 550 5.1.1 <[email]>" in str(second["exception"])
+    assert "number [phone]" in str(second["exception"]) and "Traceback" in str(second["exception"])
+    assert third["event"] == "Completing activity as failed for [email] ([phone])"
+    assert third["logger"] == "temporalio.activity" and "<[email]>" in str(third["exception"])
+    assert fourth == {**fourth, "event": "bad request from [email]", "level": "error", "logger": "uvicorn.error"}
+
+
+def test_console_format_is_masked_too() -> None:
+    stream = io.StringIO()
+    with restored_logging():
+        configure_logging(Settings(log_format="console", log_level="INFO"), stream=stream, temporal_core=False)
+        get_logger("journeys.test").debug("hidden", customer="c0")
+        get_logger("journeys.test").info("event.delivered", customer="c1", note="from sara@example.com")
+        try:
+            raise ValueError("+989121000001")
+        except ValueError:
+            logging.getLogger("some.library").exception("failed for %s", "reza@example.com")
+    text = stream.getvalue()
+    assert "event.delivered" in text and "customer=c1" in text and "[email]" in text and "hidden" not in text
+    assert "ValueError: [phone]" in text and "failed for [email]" in text
+    assert "sara@" not in text and "reza@" not in text and "9121000001" not in text
+
+
+def test_libraries_that_dump_payloads_or_requests_stay_above_debug(
+    captured: Callable[[], list[dict[str, object]]],
+) -> None:
+    """At DEBUG the Temporal SDK logs every activation and completion with its payloads (a customer's name in
+    clear when payloads are not encrypted), twilio every request, httpx every URL: none of that is enabled."""
+    assert logging.getLogger("journeys.inbound").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("channels").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("uvicorn.error").isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("temporalio.worker._activity").isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("temporalio.worker._workflow").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("temporalio.worker._worker").isEnabledFor(logging.INFO)
+    for name in ("twilio.http_client", "httpx", "httpcore", "urllib3", "aiosmtplib", "sqlalchemy.engine"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+
+
+class _Failing:
+    provider = "smtp"
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    async def send(self, message: Rendered, key: str) -> Delivery:
+        if self.error is not None:
+            raise self.error
+        return Delivery(provider=self.provider, provider_id="<0123abcd@example.com>")
+
+
+async def test_every_send_is_logged_once_with_ids_and_no_recipient(
+    captured: Callable[[], list[dict[str, object]]],
+) -> None:
+    message = Rendered(channel="email", to="sara@example.com", subject="Hi Sara", body="Dear Sara", customer_id="c1")
+    assert (await Logged(_Failing(None)).send(message, "k-1")).provider == "smtp"
+    with pytest.raises(PermanentFailure):
+        await Logged(_Failing(PermanentFailure("recipient refused: 550 <[address]>"))).send(message, "k-2")
+    with pytest.raises(TransientFailure):
+        await Logged(_Failing(TransientFailure("SMTP server timed out"))).send(message, "k-3")
+    sent, failed, retrying = captured()
+    common = {"customer": "c1", "channel": "email", "provider": "smtp", "attempt": 1}
+    assert sent == {**sent, **common, "event": "send.sent", "key": "k-1", "provider_id": None, "level": "info"}
+    assert failed == {**failed, **common, "event": "send.failed", "key": "k-2", "level": "warning"}
+    assert failed["error"] == "recipient refused: 550 <[address]>" and failed["opt_out"] is False
+    assert retrying == {**retrying, **common, "event": "send.retrying", "key": "k-3", "error": "SMTP server timed out"}
+    assert "Sara" not in json.dumps([sent, failed, retrying]) and "sara@" not in json.dumps([sent, failed, retrying])
+
+
+def test_a_bad_level_or_format_is_one_clear_error() -> None:
+    with pytest.raises(JourneysError, match="JOURNEYS_LOG_LEVEL"):
+        configure_logging(SimpleNamespace(log_level="LOUD", log_format="json"), temporal_core=False)  # type: ignore[arg-type]
+    with pytest.raises(JourneysError, match="JOURNEYS_LOG_FORMAT"):
+        configure_logging(SimpleNamespace(log_level="info", log_format="xml"), temporal_core=False)  # type: ignore[arg-type]
+
+
+def test_redaction_is_cheap() -> None:
+    """One log event's worth of redaction (a dozen short values) costs microseconds, not milliseconds."""
+    event = {
+        "event": "send.sent",
+        "customer": "cust-000123",
+        "key": "modem-swap:cust-000123:invite:1",
+        "channel": "email",
+        "provider": "smtp",
+        "attempt": 1,
+        "logger": "channels",
+        "level": "info",
+        "timestamp": "2025-01-02T10:11:12.123456Z",
+    }
+    rounds = 2000
+    start = time.perf_counter()
+    for _ in range(rounds):
+        redact(event)
+    per_event = (time.perf_counter() - start) / rounds
+    assert per_event < 200e-6, f"{per_event * 1e6:.1f} µs per event"
+
+
+# --- a full run of `journeys dev`, its logs grepped ------------------------------------------------------
+
+PEOPLE = {
+    # id: (name, email, phone as written in the CSV, E.164)
+    "c1": ("Shirin Zandvakili", "shirin.zandvakili@example.com", "0912 100 0001", "+989121000001"),
+    "c2": ("Kourosh Barzegari", "kourosh.barzegari@example.com", "+98 912 100 0002", "+989121000002"),
+    "c3": ("Golnaz Tavakkoli", "golnaz.tavakkoli@example.com", "۰۹۱۲۱۰۰۰۰۰۳", "+989121000003"),
+    "c4": ("Behrouz Esfandiari", "behrouz.esfandiari@example.com", "(0912) 100-0004", "+989121000004"),
+    "c5": ("فرزانه یزدان‌پناه", "farzaneh.yazdanpanah@example.com", "٠٩١٢١٠٠٠٠٠٥", "+989121000005"),
+}
+BOUNCES = "kourosh.barzegari@example.com"  # 550, quoting the address: a permanent failure
+GREYLISTED = "golnaz.tavakkoli@example.com"  # 451 once, quoting the address: retried, then accepted
+INVALID_NUMBER = "+989121000004"  # Twilio 21211, which echoes the number: a permanent failure
+THROTTLED = "+989121000005"  # Twilio 20429 once: retried, then sent
+
+
+def phone_forms(e164: str) -> set[str]:
+    """A phone number as it could appear: E.164, without +, national, spaced, dashed, Persian and Arabic digits."""
+    national = "0" + e164[3:]  # +98 912… → 0912…
+    spaced = f"{national[:4]} {national[4:7]} {national[7:]}"
+    persian = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    forms = {e164, e164[1:], national, national[1:], spaced, spaced.replace(" ", "-"), f"+98 {spaced[1:]}"}
+    forms |= {national.translate(persian), national.translate(arabic), e164[3:].translate(persian)}
+    return forms
+
+
+def personal_data() -> set[str]:
+    found: set[str] = set()
+    for name, email, _, e164 in PEOPLE.values():
+        local = email.split("@")[0]
+        found |= {name, *name.split(), email, email.upper(), local, email.replace("@", "%40")}
+        found |= phone_forms(e164)
+    found |= {json.dumps(value)[1:-1] for value in found}  # as JSON with ASCII escapes: \u0641…
+    return {value for value in found if len(value) >= 4}
+
+
+class Mailbox:
+    """An SMTP server's handler: one address always refused (550), one deferred once (451), the rest taken."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+        self.deferred = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        if address == BOUNCES:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+        if address == GREYLISTED and not self.deferred:
+            self.deferred = True
+            return f"451 4.7.1 <{address}>: Recipient address rejected: Greylisted, try again"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.accepted.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def daytime_zone() -> str:
+    """A time zone where it is now well outside every shipped journey's quiet hours."""
+    zones = ["Asia/Tehran", "Europe/London", "America/New_York", "Asia/Tokyo", "America/Los_Angeles"]
+    zones += ["Asia/Kolkata", "Pacific/Auckland", "America/Sao_Paulo", "Asia/Dubai", "Pacific/Honolulu"]
+    return next(z for z in zones if 10 <= datetime.now(ZoneInfo(z)).hour < 19)
+
+
+class LoggedDev(Dev):
+    """`journeys dev` with its stdout and stderr each written to a file (read whole at the end)."""
+
+    def __init__(self, data: Path) -> None:
+        super().__init__(data)
+        self.out, self.err = data / "dev.out", data / "dev.err"
+
+    def start(self) -> None:
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.process = subprocess.Popen(
+                [*JOURNEYS, "dev", "--ui-port", str(self.ui_port)], env=self.env, cwd=self.cwd, stdout=out, stderr=err
+            )
+        until(lambda: "ready" in self.out.read_text() or self.process.poll() is not None, 90)
+        assert self.process.poll() is None, self.out.read_text() + self.err.read_text()
+
+
+def until(check: Callable[[], object], timeout: float = 60.0, what: Callable[[], object] = lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out: {what()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+def test_a_full_run_of_journeys_dev_logs_no_email_phone_or_name(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:
+    mailbox, smtp_port = smtp
+    zone = daytime_zone()
+    customers = tmp_path / "customers.csv"
+    rows = [f"{c},{name},{email},{phone},fa,{zone},wimax,W-{c}" for c, (name, email, phone, _) in PEOPLE.items()]
+    header = "id,name,email,phone,locale,timezone,plan,wimax_id\n"
+    customers.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    with FakeTwilio() as twilio:
+        twilio.fail(INVALID_NUMBER, 21211)
+        twilio.fail(THROTTLED, 20429, times=1)
+        dev = LoggedDev(tmp_path)
+        dev.env.update(
+            {
+                "JOURNEYS_LOG_LEVEL": "DEBUG",
+                "JOURNEYS_LOG_FORMAT": "json",
+                "JOURNEYS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?starttls=off",
+                "JOURNEYS_EMAIL_FROM": "Journeys <journeys@example.com>",
+                "TWILIO_ACCOUNT_SID": twilio.account_sid,
+                "TWILIO_AUTH_TOKEN": twilio.auth_token,
+                "JOURNEYS_TWILIO_FROM": "+15005550006",
+                "JOURNEYS_TWILIO_BASE_URL": twilio.base_url,
+            }
+        )
+        dev.start()
+        try:
+            imported = dev.run("customers", "import", str(customers), "--region", "IR")
+            assert imported.returncode == 0 and "5 imported" in imported.stdout, imported.stdout + imported.stderr
+            # email: the modem-swap invitation to everyone (one refused, one deferred then sent)
+            assert len(dev.json("enroll", "modem-swap", "--all")["enrolments"]) == 5
+            # SMS: complaint acknowledgements (one number invalid, one throttled then sent)
+            for cid in ("c1", "c4", "c5"):
+                dev.json("signal", cid, "complaint_filed", "--data", "ref=T-1", "--data", f"by={PEOPLE[cid][1]}")
+            dev.json("signal", "c1", "registered", "--data", f"phone={PEOPLE['c1'][3]}")
+
+            errors_seen: dict[tuple[str, str], object] = {}
+
+            def statuses() -> dict[tuple[str, str], str]:
+                found = {}
+                for cid in PEOPLE:
+                    for run in dev.json("status", cid)["runs"]:
+                        for message in run["messages"]:
+                            found[(cid, message["channel"])] = message["status"]
+                            errors_seen[(cid, message["channel"])] = message.get("error")
+                return found
+
+            expected = {
+                **{(cid, "email"): "sent" for cid in PEOPLE if cid != "c2"},
+                ("c2", "email"): "failed",
+                ("c1", "sms"): "sent",
+                ("c4", "sms"): "failed",
+                ("c5", "sms"): "sent",
+            }
+            until(lambda: statuses() == expected, 90, lambda: (statuses(), errors_seen, dev.err.read_text()[-3000:]))
+            assert sorted(mailbox.accepted) == sorted(PEOPLE[c][1] for c in PEOPLE if c != "c2")
+
+            # inbound: a status callback, a reply quoting name and address, a STOP, an unsubscribe, a forgery
+            (sms,) = [m for m in twilio.messages if m.form["To"] == PEOPLE["c1"][3]]
+            assert twilio.post_status(sms.sid, "delivered").status_code == 200
+            inbound = f"http://127.0.0.1:{dev.serve_port}"
+            reply = f"5, thanks! {PEOPLE['c1'][0]}, {PEOPLE['c1'][1]}, call me on {PEOPLE['c1'][2]}"
+            for sid, phone, text in (("SMreply1", PEOPLE["c1"][3], reply), ("SMstop1", PEOPLE["c2"][3], "STOP")):
+                params = {"MessageSid": sid, "From": phone, "To": "+15005550006", "Body": text}
+                headers = {"X-Twilio-Signature": twilio.signature(f"{inbound}/twilio/sms", params)}
+                assert httpx.post(f"{inbound}/twilio/sms", data=params, headers=headers).status_code == 200
+            forged = {"MessageSid": "SMforged", "From": PEOPLE["c3"][3], "Body": "STOP"}
+            assert httpx.post(f"{inbound}/twilio/sms", data=forged).status_code == 403
+            from journeys import tokens
+
+            secret = Settings(data_dir=tmp_path).signing_secret()
+            token = tokens.sign({"c": "c3", "ch": "email"}, secret)
+            assert httpx.post(f"{inbound}/unsubscribe/{token}").status_code == 200
+            assert httpx.post(f"{inbound}/unsubscribe/not-a-token").status_code == 403
+        finally:
+            assert dev.stop() == 0
+
+    out, err = dev.out.read_text(encoding="utf-8"), dev.err.read_text(encoding="utf-8")
+    logs = out + err
+    leaks = sorted(value for value in personal_data() if value.lower() in logs.lower())
+    assert not leaks, f"personal data in the logs: {leaks}\n{logs[-5000:]}"
+
+    # stderr: our JSON lines, and the Temporal dev server's own (`time=… level=ERROR …`) when it is slow
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert len(events) > 20
+
+    def find(event: str, **fields: object) -> list[dict[str, object]]:
+        return [e for e in events if e.get("event") == event and all(e.get(k) == v for k, v in fields.items())]
+
+    assert find("worker.started", task_queue="journeys")
+    assert find("send.sent", channel="email", provider="smtp", customer="c1")
+    assert find("send.sent", channel="sms", provider="twilio", customer="c5")
+    (refused,) = find("send.failed", channel="email", provider="smtp", customer="c2")
+    assert "550" in str(refused["error"]) and "[address]" in str(refused["error"]) and refused["key"]
+    (invalid,) = find("send.failed", channel="sms", provider="twilio", customer="c4")
+    assert "21211" in str(invalid["error"])
+    (greylisted,) = find("send.retrying", channel="email", customer="c3")
+    assert greylisted["attempt"] == 1 and "451" in str(greylisted["error"])
+    assert find("send.sent", channel="email", customer="c3")  # tried again, then taken
+    assert find("send.retrying", channel="sms", customer="c5", attempt=1)
+    assert find("inbound.accepted", route="/twilio/status", sid=sms.sid, status="delivered", result="updated")
+    assert find("inbound.accepted", route="/twilio/sms", sid="SMreply1", customers=1, result="text")
+    assert find("inbound.accepted", route="/twilio/sms", sid="SMstop1", customers=1, result="opted_out")
+    assert find("inbound.accepted", route="/unsubscribe/{token}", customer="c3", channel="email", already=False)
+    assert find("event.delivered", customer="c1", name="sms_received")
+    assert find("event.delivered", customer="c2", name="opted_out")
+    assert find("event.delivered", customer="c3", name="opted_out")
+    assert find("inbound.rejected", route="/twilio/sms", reason="signature")
+    assert find("inbound.rejected", route="/unsubscribe/{token}", reason="token")
+    assert all({"timestamp", "level", "logger", "event"} <= set(e) for e in events)
+    assert any(e["logger"].startswith("temporalio") for e in events)  # the SDK's own lines, through the same chain
