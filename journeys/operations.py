@@ -154,13 +154,15 @@ async def _enrol_one(
             run_input,
             id=wid,
             task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-    except WorkflowAlreadyStartedError:
+    except WorkflowAlreadyStartedError:  # another enrolment (or an earlier, interrupted one) started it
         return Enrolment(customer=customer_id, status="already", workflow_id=wid)
-    created = await asyncio.to_thread(store.create_run, wid, journey.id, journey.version, customer_id, entry, now)
-    return Enrolment(customer=customer_id, status="started" if created else "already", workflow_id=wid)
+    # Temporal started it for this call (FAIL: a run of that id would have raised above). Whether the run row
+    # exists yet says nothing: the run records itself as soon as it first waits, and may have done so already.
+    await asyncio.to_thread(store.create_run, wid, journey.id, journey.version, customer_id, entry, now)
+    return Enrolment(customer=customer_id, status="started", workflow_id=wid)
 
 
 def _customer_and_runs(store: Store, customer_id: str, journey_id: str) -> tuple[Customer | None, list[RunRow]]:

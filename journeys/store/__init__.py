@@ -6,7 +6,14 @@ migrations in `migrations/`, applied by `Store.open`.
 
 from __future__ import annotations
 
-from journeys.store.errors import StoreError, UnknownCustomer, UnknownMessage, UnknownRun, VersionConflict
+from journeys.store.errors import (
+    StoreError,
+    StoreUnavailable,
+    UnknownCustomer,
+    UnknownMessage,
+    UnknownRun,
+    VersionConflict,
+)
 from journeys.store.models import (
     CustomerRow,
     DocumentRow,
@@ -43,6 +50,7 @@ __all__ = [
     "StepReport",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "Transition",
     "UnknownCustomer",
     "UnknownMessage",

@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from journeys.store.engine import WRITE
-from journeys.store.errors import UnknownCustomer
+from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
 from journeys.store.models import CustomerRow
 
 
@@ -23,12 +24,19 @@ class StoreBase:
         """One transaction: committed when the block ends, rolled back on error.
 
         `write=True` for a transaction that reads and then writes: on SQLite it takes the write lock first
-        (BEGIN IMMEDIATE), so it waits its turn instead of failing when it comes to write."""
-        with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
-            if write:
-                session.connection(execution_options={WRITE: True})
-            yield session
-            session.commit()
+        (BEGIN IMMEDIATE), so it waits its turn instead of failing when it comes to write. A database that does
+        not answer, or drops the connection, raises `StoreUnavailable` (the pool pings a connection before
+        reusing it, so once the server is back the next transaction works)."""
+        try:
+            with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+                if write:
+                    session.connection(execution_options={WRITE: True})
+                yield session
+                session.commit()
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(self.engine.url, exc) from exc
+            raise
 
     def _lock_customer(self, session: Session, customer_id: str) -> CustomerRow:
         """The customer's row, locked until the transaction ends (the per-customer serialisation point)."""

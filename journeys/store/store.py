@@ -8,8 +8,11 @@ PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `cus
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError
+
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
+from journeys.store.errors import StoreUnavailable, is_unavailable
 from journeys.store.runs import RunMethods
 from journeys.store.sends import SendMethods
 
@@ -21,10 +24,16 @@ class Store(CustomerMethods, SendMethods, RunMethods):
     def open(cls, url: str) -> Store:
         """Connect and bring the schema up to date (idempotent; concurrent openers wait for each other).
 
-        A SQLite file's directory is made when missing."""
+        A SQLite file's directory is made when missing; a database that does not answer raises
+        `StoreUnavailable` (one line for the CLI)."""
         engine = make_engine(url)
         try:
             migrate(engine)
+        except DBAPIError as exc:
+            engine.dispose()
+            if is_unavailable(exc):
+                raise StoreUnavailable(engine.url, exc) from exc
+            raise
         except BaseException:
             engine.dispose()
             raise

@@ -4,6 +4,14 @@
 to create databases), else starts a private cluster with the local PostgreSQL binaries in a temporary
 directory, on a free port, tuned for speed (no fsync), and removes it on `stop()`. `initdb` refuses to run
 as root, so as root the cluster is made and run by the `postgres` user.
+
+`PostgresServer.start_private()` always starts a private cluster, for tests that take the database away:
+`halt()` stops the server (`immediate`: every backend killed at once, no checkpoint, crash recovery on the
+next start, as after a crash; `fast`: a clean shutdown) and `resume()` starts it again on the same port and
+data directory, with everything committed before the halt still there. That cluster commits synchronously:
+with `synchronous_commit=off` (the speed setting of the others) a crash loses the last few hundred
+milliseconds of commits, as PostgreSQL documents, and a test would see data vanish that the store had been
+told was saved. (`fsync=off` stays: it only matters when the operating system itself goes down.)
 """
 
 from __future__ import annotations
@@ -15,8 +23,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import NullPool, create_engine, make_url, text
 
@@ -29,9 +37,9 @@ class PostgresUnavailable(RuntimeError):
 
 
 class PostgresServer:
-    def __init__(self, admin_url: str, on_stop: Callable[[], None] | None = None) -> None:
+    def __init__(self, admin_url: str, cluster: _Cluster | None = None) -> None:
         self.admin_url = admin_url
-        self._on_stop = on_stop
+        self._cluster = cluster
         self._engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
     @classmethod
@@ -40,21 +48,33 @@ class PostgresServer:
         url = os.environ.get(URL_VARIABLE)
         if url:
             return cls(url)
-        return _start_cluster()
+        cluster = _Cluster.create(durable=False)
+        return cls(f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/postgres", cluster)
+
+    @classmethod
+    def start_private(cls) -> PostgresServer:
+        """A new private cluster, whatever `JOURNEYS_TEST_DATABASE_URL` says: one a test may halt and resume."""
+        cluster = _Cluster.create(durable=True)
+        return cls(f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/postgres", cluster)
 
     @staticmethod
-    def unavailable_reason() -> str | None:
-        """Why `start()` cannot work here, or None when it can."""
-        if os.environ.get(URL_VARIABLE):
+    def unavailable_reason(private: bool = False) -> str | None:
+        """Why `start()` (with `private`: `start_private()`) cannot work here, or None when it can."""
+        if os.environ.get(URL_VARIABLE) and not private:
             return None
+        variable = "" if private else f" and {URL_VARIABLE} is not set"
         if _bindir() is None:
-            return f"no PostgreSQL binaries (initdb, pg_ctl) found and {URL_VARIABLE} is not set"
+            return f"no PostgreSQL binaries (initdb, pg_ctl) found{variable}"
         if os.geteuid() == 0:
             try:
                 pwd.getpwnam("postgres")
             except KeyError:
-                return f"running as root without a `postgres` user to run initdb, and {URL_VARIABLE} is not set"
+                return f"running as root without a `postgres` user to run initdb{variable}"
         return None
+
+    @property
+    def port(self) -> int:
+        return int(make_url(self.admin_url).port or 5432)
 
     def create_database(self, prefix: str = "journeys_test") -> str:
         """A new empty database; its SQLAlchemy URL (psycopg 3)."""
@@ -68,11 +88,36 @@ class PostgresServer:
         with self._engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
+    def halt(self, mode: Literal["immediate", "fast"] = "immediate") -> None:
+        """Take the server down (a private cluster only); it refuses connections until `resume()`."""
+        self._private().halt(mode)
+
+    def resume(self) -> None:
+        """Start a halted private cluster again, on the same port and data directory; returns once it accepts."""
+        self._private().resume()
+
+    def running(self) -> bool:
+        """Whether the server accepts connections (a private cluster: whether its postmaster is up)."""
+        if self._cluster is not None:
+            return self._cluster.running()
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
     def stop(self) -> None:
+        """Done with the server: a private cluster is shut down and its directory removed."""
         self._engine.dispose()
-        if self._on_stop is not None:
-            self._on_stop()
-            self._on_stop = None
+        if self._cluster is not None:
+            self._cluster.destroy()
+            self._cluster = None
+
+    def _private(self) -> _Cluster:
+        if self._cluster is None:
+            raise PostgresUnavailable("only a private cluster (PostgresServer.start_private()) can be halted")
+        return self._cluster
 
 
 def _bindir() -> Path | None:
@@ -84,45 +129,65 @@ def _bindir() -> Path | None:
     return Path(found).parent if found else None
 
 
-def _start_cluster() -> PostgresServer:
-    bindir = _bindir()
-    if bindir is None:
-        raise PostgresUnavailable(PostgresServer.unavailable_reason() or "no PostgreSQL binaries")
-    base = Path(tempfile.mkdtemp(prefix="journeys-pg-"))
-    user: str | None = None
-    if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
-        account = pwd.getpwnam("postgres")
-        os.chown(base, account.pw_uid, account.pw_gid)
-        user = "postgres"
-    data, log = base / "data", base / "server.log"
-    port = _free_port()
+class _Cluster:
+    """A cluster in a temporary directory, run with `pg_ctl` (as `postgres` when we are root)."""
 
-    def run(*args: str) -> None:
-        result = subprocess.run(args, user=user, cwd=base, capture_output=True, text=True, check=False)
+    def __init__(self, bindir: Path, base: Path, user: str | None, port: int, durable: bool) -> None:
+        self.bindir, self.base, self.user, self.port = bindir, base, user, port
+        self.data, self.log = base / "data", base / "server.log"
+        self.options = (
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off "
+            f"-c synchronous_commit={'on' if durable else 'off'} -c max_connections=200"
+        )
+
+    @classmethod
+    def create(cls, durable: bool) -> _Cluster:
+        """`durable`: commits survive the server being killed (synchronous commit); else faster, and they may not."""
+        bindir = _bindir()
+        if bindir is None:
+            raise PostgresUnavailable(PostgresServer.unavailable_reason(private=True) or "no PostgreSQL binaries")
+        base = Path(tempfile.mkdtemp(prefix="journeys-pg-"))
+        user: str | None = None
+        if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
+            account = pwd.getpwnam("postgres")
+            os.chown(base, account.pw_uid, account.pw_gid)
+            user = "postgres"
+        cluster = cls(bindir, base, user, _free_port(), durable)
+        try:
+            cluster._run("initdb", "-D", str(cluster.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+            cluster.resume()
+        except BaseException:
+            shutil.rmtree(base, ignore_errors=True)
+            raise
+        return cluster
+
+    def _run(self, program: str, *args: str) -> None:
+        command = (str(self.bindir / program), *args)
+        result = subprocess.run(command, user=self.user, cwd=self.base, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip()
-            if log.exists():
-                detail += "\n" + log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{Path(args[0]).name} failed: {detail}")
+            if self.log.exists():
+                detail += "\n" + self.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{program} failed: {detail}")
 
-    try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = (
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200"
-        )
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
-    except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
-        raise
+    def resume(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options, "-w", "-t", "60", "start")
 
-    def stop() -> None:
+    def halt(self, mode: str) -> None:
+        # -w: returns once the postmaster and every backend are gone (so `resume` finds the port and memory free)
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        command = (str(self.bindir / "pg_ctl"), "-D", str(self.data), "status")
+        result = subprocess.run(command, user=self.user, cwd=self.base, capture_output=True, check=False)
+        return result.returncode == 0
+
+    def destroy(self) -> None:
         try:
-            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+            if self.running():
+                self.halt("fast")
         finally:
-            shutil.rmtree(base, ignore_errors=True)
-
-    return PostgresServer(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", on_stop=stop)
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 def _free_port() -> int:
