@@ -29,7 +29,7 @@ from journeys.errors import JourneysError
 from journeys.interpreter import Customer, Event
 from journeys.runs import Change, MigrateRequest, MoveRequest, RunInput, RunStatus, bundle_templates, workflow_id
 from journeys.settings import Settings
-from journeys.store import RunAuditRow, RunRow, Store
+from journeys.store import RunAuditRow, RunRow, Store, StoreUnavailable
 from journeys.store.runs import LIVE, past_run
 from journeys.templating import TemplateFiles
 
@@ -203,7 +203,10 @@ async def signal(
 
     Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals)."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=_now())
-    recorded = await asyncio.to_thread(store.record_event, customer_id, event)
+    try:
+        recorded = await asyncio.to_thread(store.record_event, customer_id, event)
+    except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
+        raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
     result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)
     # A duplicate is delivered again: runs take an event id once, and this is how a delivery that an outage
     # interrupted is finished (run the same command again with the same --id).
