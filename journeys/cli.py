@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from datetime import datetime, timezone
 from enum import Enum
@@ -32,6 +33,13 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _one_line(text: str) -> str:
+    """An error for the terminal: control characters, line separators and bidi overrides that came from a file
+    written out as escapes, so the message stays one line and shows what is there (Persian text is kept)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def _print_json(data: Any) -> None:
@@ -79,7 +87,7 @@ def validate(
         for path, journey, problems, bad in report:
             for problem in problems:
                 style = "yellow" if problem.severity == "warning" else "red"
-                errors.print(str(problem), style=style, markup=False, highlight=False, soft_wrap=True)
+                errors.print(_one_line(str(problem)), style=style, markup=False, highlight=False, soft_wrap=True)
             if not bad and journey is not None:
                 console.print(
                     f"[green]✓[/] {path}: {journey.id} v{journey.version}, {len(journey.steps)} steps", highlight=False
@@ -143,6 +151,8 @@ def _parse_start(value: str | None) -> datetime:
         ) from None
     if start.tzinfo is None:
         raise InputError(f"--start {value!r}: add a UTC offset, e.g. {value}+00:00")
+    if not 1900 <= start.year <= 9000:  # a simulation and its events must stay within dates Python can hold
+        raise InputError(f"--start {value!r}: expected a date between the years 1900 and 9000")
     return start
 
 
@@ -499,10 +509,10 @@ def main(argv: list[str] | None = None) -> None:
         code = command.main(args=args or ["--help"], prog_name="journeys", standalone_mode=False)
     except DefinitionError as exc:
         for problem in exc.problems:
-            errors.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+            errors.print(_one_line(str(problem)), markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except JourneysError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        errors.print(f"error: {_one_line(str(exc))}", markup=False, highlight=False, soft_wrap=True)
         if isinstance(exc, TemporalUnavailable):
             # The SDK's core threads may still be unwinding a failed connection; exiting through the
             # interpreter's shutdown can then abort (PyGILState_Release). Nothing is left to flush.
@@ -514,6 +524,14 @@ def main(argv: list[str] | None = None) -> None:
         errors.print("aborted")
         sys.exit(130)
     except TyperException as exc:  # usage errors: a bad option or a missing argument
-        errors.print(f"error: {exc.format_message()} (see --help)", markup=False, highlight=False, soft_wrap=True)
+        message = _one_line(exc.format_message())
+        errors.print(f"error: {message} (see --help)", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: still one line, with the traceback when JOURNEYS_DEBUG is set
+        if os.environ.get("JOURNEYS_DEBUG"):
+            raise
+        message = _one_line(f"{type(exc).__name__}: {exc}")
+        line = f"error: internal error ({message}); JOURNEYS_DEBUG=1 shows the traceback"
+        errors.print(line, markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

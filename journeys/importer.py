@@ -8,8 +8,6 @@ the same file again changes nothing. Problems name fields and ids, never an emai
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 import zoneinfo
@@ -29,7 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
 from journeys.errors import InputError
-from journeys.inputs import _scalar, read_rows
+from journeys.inputs import _scalar, csv_records, read_rows, read_text
 from journeys.store import CustomerRecord, CustomerRow
 
 if TYPE_CHECKING:
@@ -47,6 +45,7 @@ KNOWN_KEYS = frozenset((*PROFILE, "country", "attributes"))  # matched whatever 
 _LIST_SPLIT = re.compile(r"[;|,]")
 _BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and lone surrogates: neither database takes them
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PARSE_CODE = re.compile(r"^\(\d+\) ")  # phonenumbers' "(1) The string supplied ..."
 _NOT_ZONES = frozenset({"localtime", "posixrules"})
 
@@ -89,7 +88,7 @@ def import_customers(
     """Validate every row of a CSV/YAML/JSON customers file and upsert the good ones into `store`.
 
     Args:
-        path: the customers file; its suffix picks the format (`.csv`, `.json`, else YAML).
+        path: the customers file; its suffix picks the format (`.csv`, `.json`, `.jsonl`, else YAML).
         store: where the profiles go.
         console: when given, a transient progress bar is shown on it.
         default_region: ISO country code for phone numbers written without `+` in rows without `country`.
@@ -130,7 +129,8 @@ class _Importer:
         self.pending += 1
         where = f"{self.file}:{row.line}"
         problems = list(row.problems)
-        record = _record(row.data, self.region, problems, coerce=row.from_csv)
+        # a record that could not be read at all (a JSON line that does not parse, not a mapping) has only that to say
+        record = _record(row.data, self.region, problems, coerce=row.from_csv) if row.data or not problems else None
         customer_id = _id_of(row.data)
         if customer_id is not None:
             first = self.first_line.setdefault(customer_id, row.line)
@@ -138,7 +138,7 @@ class _Importer:
                 problems = [f"id: duplicate of line {first}"]
         if problems or record is None:
             self.counts.rejected += 1
-            self.counts.problems.extend(f"{where}: {p}" for p in problems)
+            self.counts.problems.extend(_printable(f"{where}: {p}") for p in problems)
             return
         self.accepted.add(record.id)
         for name in ("email", "phone"):
@@ -206,6 +206,11 @@ def contact_owners(store: Store, emails: set[str], phones: set[str]) -> dict[str
     return found
 
 
+def _printable(text: str) -> str:
+    """A problem as one line: control characters from the file (in an attribute's name, say) written as escapes."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _contact_key(name: str, value: str | None) -> str | None:
     if value is None:
         return None
@@ -230,59 +235,17 @@ def _progress(console: Console | None, total: int) -> Iterator[Callable[[int], N
 def _read(path: Path) -> tuple[int, Iterator[_Row]]:
     """How many records the file holds, and the records; whole-file errors are raised before any is yielded."""
     if path.suffix.lower() != ".csv":
-        try:
-            rows = [_Row(row.line, _normalise_keys(row.data)) for row in read_rows(path)]
-        except RecursionError:  # json.loads on thousands of nested brackets
-            raise InputError(f"{path}: nested too deeply to be a customers file") from None
+        rows = [_Row(row.line, _normalise_keys(row.data), problems=list(row.problems)) for row in read_rows(path)]
         return len(rows), iter(rows)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        hint = " (it looks like Windows-1256)" if _looks_arabic(raw) else ""
-        raise InputError(f"{path}:{line}: not UTF-8 text{hint}: save the file as UTF-8") from None
-    records = _csv_records(path, text)
+    text = read_text(path)
+    records = csv_records(path, text)
     header = next(records, None)
     if header is None:
         raise InputError(f"{path}:1: empty file: expected a header row naming the columns (id, name, email, ...)")
     names = _header(path, header[1])
-    total = sum(1 for _ in _csv_records(path, text)) - 1  # a first pass: bad quoting fails before any write
+    total = sum(1 for _ in csv_records(path, text)) - 1  # a first pass: bad quoting fails before any write
     rows = (_csv_row(line, cells, names) for line, cells in records)
     return total, rows
-
-
-def _looks_arabic(raw: bytes) -> bool:
-    try:
-        text = raw.decode("cp1256")
-    except UnicodeDecodeError:
-        return False
-    return any("\u0600" <= ch <= "\u06ff" for ch in text)
-
-
-def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, cells) for each record that has a non-blank cell."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    while True:
-        start = reader.line_num + 1
-        limit = csv.field_size_limit(len(text) + 1)  # a long field is the row's problem, not the parser's
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if "unexpected end of data" in str(exc):
-                raise InputError(f"{path}:{start}: a quoted field starting on this line is never closed") from None
-            raise InputError(
-                f'{path}:{reader.line_num}: bad CSV quoting ({exc}): write "" for a quote inside a quoted field'
-            ) from None
-        finally:
-            csv.field_size_limit(limit)
-        if any(cell.strip() for cell in cells):
-            yield start, cells
 
 
 def _header(path: Path, cells: list[str]) -> list[str]:

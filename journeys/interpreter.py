@@ -91,7 +91,7 @@ class Customer(BaseModel):
         if self.timezone:
             try:
                 return ZoneInfo(self.timezone)
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, OSError):  # OSError: a folder such as 'Asia', a name too long
                 return fallback
         return fallback
 

@@ -11,6 +11,7 @@ _DURATION = re.compile(r"^(?:\d+[wdhms])+$")
 _PART = re.compile(r"(\d+)([wdhms])")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
+MAX_DURATION = timedelta(days=3650)  # as long as a run may live; longer would overflow dates
 DURATION_PATTERN = r"^([0-9]+[wdhms])+$"
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
@@ -21,9 +22,14 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(
             f"bad duration {text!r}: expected a whole number with a unit (s, m, h, d, w), e.g. 3d or 1d12h"
         )
-    seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text.strip()))
+    parts = _PART.findall(text.strip())
+    if any(len(n) > 12 for n, _ in parts):  # int() of thousands of digits is slow, and no such wait makes sense
+        raise ValueError(f"bad duration {text[:40]!r}: at most {MAX_DURATION.days}d")
+    seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
         raise ValueError(f"bad duration {text!r}: must be positive")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"bad duration {text!r}: at most {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
 
 
@@ -54,5 +60,6 @@ def parse_zone(name: str) -> ZoneInfo:
     """Look up an IANA time zone such as `Asia/Tehran`."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"unknown time zone {name!r}: expected an IANA name such as Asia/Tehran") from None
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a folder ('Asia'), a name too long
+        shown = name if not isinstance(name, str) or len(name) <= 60 else name[:60] + "…"
+        raise ValueError(f"unknown time zone {shown!r}: expected an IANA name such as Asia/Tehran") from None

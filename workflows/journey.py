@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         StepEntry,
         send_queue,
     )
-    from journeys.templating import TemplateError, literal, render_value
+    from journeys.templating import TemplateError, literal, render_value, untimed
 
 STORE_TIMEOUT = timedelta(seconds=30)
 # Patch ids: each marks a change to the commands the workflow issues (see README "Upgrading the workflow").
@@ -167,7 +167,8 @@ class JourneyWorkflow:
                 engine.fail(state, self._now(), f"cannot read the customer: {exc.cause or exc}")
                 break
             journey = self.input.journey  # a migration may have changed it
-            with workflow.unsafe.sandbox_unrestricted():  # Jinja2 takes a lock in its caches; evaluation is pure
+            # Jinja2 takes a lock in its caches; evaluation is pure, and bounded by counts, not by the clock
+            with workflow.unsafe.sandbox_unrestricted(), untimed():
                 decision = engine.advance(
                     journey, state, snapshot.customer, self._now(), snapshot.ledger, paused=snapshot.paused
                 )
@@ -301,7 +302,7 @@ class JourneyWorkflow:
         assert self.input is not None and self.state is not None
         context = engine.expression_context(self.input.journey, self.state, snapshot.customer, self._now())
         try:
-            with workflow.unsafe.sandbox_unrestricted():
+            with workflow.unsafe.sandbox_unrestricted(), untimed():
                 values = render_value(command.update.set, context)
         except TemplateError as exc:
             engine.fail(self.state, self._now(), f"step '{command.step}': {exc}")
