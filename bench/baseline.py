@@ -46,11 +46,18 @@ class Bare:
             await workflow.wait_condition(lambda: self.finished)
 
 
-def bare_worker(client: Client) -> Worker:
-    """A worker for `Bare`, in the same sandbox the journey worker uses (and its bytecode written, as the
-    journey worker's is)."""
+def bare_worker(client: Client, cached: int) -> Worker:
+    """A worker for `Bare`, in the same sandbox the journey worker uses, caching as many runs (and its
+    bytecode written, as the journey worker's is)."""
     write_bytecode(Bare)
-    return Worker(client, task_queue=TASK_QUEUE, workflows=[Bare], activities=[noop], workflow_runner=workflow_runner())
+    return Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[Bare],
+        activities=[noop],
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=cached,
+    )
 
 
 async def start_bare(client: Client, workflow_id: str, *, wait: bool) -> None:

@@ -100,7 +100,7 @@ async def cluster() -> AsyncIterator[Cluster]:
                 )
                 stack.push_async_callback(env.shutdown)
                 await stack.enter_async_context(build_worker(env.client, settings, store))
-                await stack.enter_async_context(bare_worker(env.client))
+                await stack.enter_async_context(bare_worker(env.client, settings.workflow_cache))
                 yield Cluster(env.client, store, settings, publish(JOURNEY))
         finally:
             store.close()
