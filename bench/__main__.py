@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench [--quick] [--json] [--suite NAME ...]`."""
+"""Run the benchmarks: `python -m bench [--quick] [--json] [--suite NAME ...] [--waiting N]`."""
 
 from __future__ import annotations
 
@@ -26,10 +26,17 @@ def main() -> None:
     parser.add_argument(
         "--suite", action="append", choices=list(SUITES), help="run only this suite (repeatable; default: all)"
     )
+    parser.add_argument(
+        "--waiting", type=int, metavar="N", help="runs held waiting for the memory and status figures (default: plan)"
+    )
     args = parser.parse_args()
     chosen = [SUITES[name] for name in args.suite or SUITES]
     with stdout_to_stderr():  # servers' banners and the SDK's log go to stdout: keep it for the figures
-        figures = [figure for suite in chosen for figure in suite.run(args.quick)]
+        figures = [
+            figure
+            for suite in chosen
+            for figure in (runtime.run(args.quick, args.waiting) if suite is runtime else suite.run(args.quick))
+        ]
     if args.json:
         print(json.dumps([f.model_dump() for f in figures], indent=2))
         return

@@ -11,6 +11,7 @@ signal). The journey is the shipped modem swap, enrolled through `journeys.opera
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -43,8 +44,12 @@ QUICK = Plan(enrol=200, levels=(200, 500, 1_000), samples=100, waiting=1_000, st
 FULL = Plan(enrol=1_000, levels=(1_000, 3_000, 10_000), samples=200, waiting=100_000, statuses=100)
 
 
-def run(quick: bool) -> list[Figure]:
-    return asyncio.run(measure(QUICK if quick else FULL, quick))
+def run(quick: bool, waiting: int | None = None) -> list[Figure]:
+    """`waiting` overrides how many runs the memory and status figures hold (the fill is the long part)."""
+    plan = QUICK if quick else FULL
+    if waiting is not None:
+        plan = dataclasses.replace(plan, waiting=waiting)
+    return asyncio.run(measure(plan, quick))
 
 
 async def measure(plan: Plan, quick: bool) -> list[Figure]:
@@ -174,7 +179,7 @@ async def waiting(population: Population, plan: Plan, quick: bool) -> list[Figur
         latencies.append((time.perf_counter() - began) * 1000)
     rss, peak = rss_mib()
     count = len(population.waiting)
-    note = " (quick: the full run holds 100,000)" if quick else ""
+    note = f" (the target is for {FULL.waiting:,})" if count < FULL.waiting else ""
     p99 = percentile(latencies, 99)
     return [
         Figure(

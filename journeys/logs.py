@@ -41,6 +41,7 @@ FORMATS = ("auto", "console", "json")
 # completions with their payloads: personal data, where they are not encrypted); every other library's at
 # WARNING at least
 OURS = ("journeys", "channels", "activities", "workflows", "worker", "uvicorn")
+UVICORN_CHILDREN = ("uvicorn.error", "uvicorn.access")
 TEMPORAL = "temporalio"
 
 # --- redaction -----------------------------------------------------------------------------------------
@@ -172,6 +173,12 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None, tempo
     root.setLevel(max(numeric, logging.WARNING))
     for name in OURS:
         logging.getLogger(name).setLevel(numeric)
+    for name in (*OURS, *UVICORN_CHILDREN):  # a server configured before us may have given them handlers of their own
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate, logger.disabled = True, False
+    for name in UVICORN_CHILDREN:
+        logging.getLogger(name).setLevel(logging.NOTSET)  # the "uvicorn" level above decides
     logging.getLogger(TEMPORAL).setLevel(max(numeric, logging.INFO))
     logging.captureWarnings(True)
     if temporal_core:

@@ -172,7 +172,11 @@ class FakeTwilio:
         host, port = sock.getsockname()
         self.base_url = f"http://{host}:{port}"
         config = uvicorn.Config(
-            self._app(), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+            self._app(),
+            log_config=None,  # leave the test process's logging alone
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)

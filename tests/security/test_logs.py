@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import logging
+import logging.config
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import uvicorn.config
 from aiosmtpd.controller import Controller
 
 from channels import Logged
@@ -175,6 +177,17 @@ def test_messages_fields_and_tracebacks_are_masked_for_our_loggers_and_others(
     assert third["event"] == "Completing activity as failed for [email] ([phone])"
     assert third["logger"] == "temporalio.activity" and "<[email]>" in str(third["exception"])
     assert fourth == {**fourth, "event": "bad request from [email]", "level": "error", "logger": "uvicorn.error"}
+
+
+def test_a_server_that_configured_logging_first_is_routed_through_the_redaction_too() -> None:
+    """uvicorn's own logging config (handlers of its own, no propagation) applied before ours changes nothing."""
+    stream = io.StringIO()
+    with restored_logging():
+        logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+        configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=stream, temporal_core=False)
+        logging.getLogger("uvicorn.error").debug("request from %s", "reza@example.com")
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert (line["event"], line["logger"], line["level"]) == ("request from [email]", "uvicorn.error", "debug")
 
 
 def test_console_format_is_masked_too() -> None:
