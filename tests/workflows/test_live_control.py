@@ -173,3 +173,21 @@ async def test_paused_journey_sends_nothing_but_still_takes_events(
     else:
         assert sms_bodies(store, "a") == [] and status.current_step == "after"
     assert store.messages_of("b") == []
+
+
+async def test_editing_the_yaml_never_changes_a_live_run_only_new_enrolments(
+    env: WorkflowEnvironment, client: Client, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    store.upsert_customers([customer("early"), customer("late")])
+    (first,) = await enroll(client, store, settings, publish(write_daily(folder, 1, "ping v1", "pause")), ["early"])
+    await settle(client, first.workflow_id)
+
+    write_daily(folder, 2, "ping v2", "rest")  # the file now says something else, under a new version
+    (second,) = await enroll(client, store, settings, publish(folder / "daily.yaml"), ["late"])
+    await env.sleep(timedelta(days=2, hours=1))
+
+    assert sms_bodies(store, "early") == ["ping v1"] * 3  # the run keeps the definition it was enrolled with
+    assert sms_bodies(store, "late") == ["ping v2"] * 3
+    assert [r.version for r in store.runs_of("early")] == [1] and [r.version for r in store.runs_of("late")] == [2]
