@@ -48,6 +48,7 @@ def main() -> None:
         "JOURNEYS_DATA_DIR": str(data),
         "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "JOURNEYS_DEFINITIONS": str(ROOT / "definitions"),
+        "JOURNEYS_LOG_FORMAT": os.environ.get("JOURNEYS_LOG_FORMAT", "console"),  # its output is read by a person
     }
     env.pop("JOURNEYS_DATABASE_URL", None)
     _run(["validate", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "definitions").glob("*.yaml"))], env)
