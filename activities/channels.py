@@ -56,10 +56,10 @@ class ChannelActivities:
             # unless an earlier attempt reserved it (and may have reached the provider): that one goes on
             if await asyncio.to_thread(self._row, request) is None:
                 return SendOutcome(status="capped", until=None)
-        row = await asyncio.to_thread(store.customer_row, request.customer_id)
-        customer = await asyncio.to_thread(store.customer, request.customer_id)
-        if row is None or customer is None:
+        found = await asyncio.to_thread(store.customer_and_row, request.customer_id)
+        if found is None:
             return SendOutcome(status="failed", error="customer is not in the store")
+        row, customer = found
         reservation = SendReservation(
             key=request.key,
             workflow_id=request.workflow_id,

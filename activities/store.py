@@ -19,11 +19,10 @@ class StoreActivities:
 
     @activity.defn(name="load_customer")
     def load_customer(self, customer_id: str, journey_id: str, now: datetime) -> Snapshot:
-        customer = self.store.customer(customer_id)
-        if customer is None:
+        snapshot = self.store.snapshot(customer_id, journey_id, now - timedelta(days=LEDGER_DAYS))
+        if snapshot is None:
             raise ApplicationError(f"customer {customer_id!r} is not in the store", non_retryable=True)
-        ledger = self.store.ledger(customer_id, now - timedelta(days=LEDGER_DAYS))
-        return Snapshot(customer=customer, ledger=ledger, paused=self.store.is_paused(journey_id))
+        return snapshot
 
     @activity.defn(name="apply_profile_update")
     def apply_profile_update(self, update: ProfileUpdate) -> None:

@@ -62,25 +62,32 @@ class CustomerMethods(StoreBase):
     def customer(self, customer_id: str) -> Customer | None:
         """What a journey may know: the profile, documents, and the latest event of each name."""
         with self._session() as session:
-            row = session.get(CustomerRow, customer_id)
-            if row is None:
-                return None
-            documents = session.exec(select(DocumentRow).where(DocumentRow.customer_id == customer_id)).all()
-            latest = (
-                select(
-                    EventRow,
-                    func.row_number()
-                    .over(
-                        partition_by=EventRow.name, order_by=(col(EventRow.at).desc(), col(EventRow.recorded_at).desc())
-                    )
-                    .label("rank"),
-                )
-                .where(EventRow.customer_id == customer_id)
-                .subquery()
+            found = self._customer(session, customer_id)
+        return found[1] if found else None
+
+    def customer_and_row(self, customer_id: str) -> tuple[CustomerRow, Customer] | None:
+        """The customer as a journey knows them, and their row (consent), read in one transaction."""
+        with self._session() as session:
+            return self._customer(session, customer_id)
+
+    def _customer(self, session: Session, customer_id: str) -> tuple[CustomerRow, Customer] | None:
+        row = session.get(CustomerRow, customer_id)
+        if row is None:
+            return None
+        documents = session.exec(select(DocumentRow).where(DocumentRow.customer_id == customer_id)).all()
+        latest = (
+            select(
+                EventRow,
+                func.row_number()
+                .over(partition_by=EventRow.name, order_by=(col(EventRow.at).desc(), col(EventRow.recorded_at).desc()))
+                .label("rank"),
             )
-            newest = aliased(EventRow, latest)
-            events = session.exec(select(newest).where(latest.c.rank == 1)).all()
-        return Customer(
+            .where(EventRow.customer_id == customer_id)
+            .subquery()
+        )
+        newest = aliased(EventRow, latest)
+        events = session.exec(select(newest).where(latest.c.rank == 1)).all()
+        return row, Customer(
             id=row.id,
             name=row.name,
             email=row.email,

@@ -8,11 +8,15 @@ PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `cus
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.exc import DBAPIError
 
+from journeys.runs import Snapshot
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
 from journeys.store.errors import StoreUnavailable, is_unavailable
+from journeys.store.models import JourneyStateRow
 from journeys.store.runs import RunMethods
 from journeys.store.sends import SendMethods
 
@@ -41,3 +45,17 @@ class Store(CustomerMethods, SendMethods, RunMethods):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def snapshot(self, customer_id: str, journey_id: str, since: datetime) -> Snapshot | None:
+        """What a run decides on, read in one transaction: the customer, their sends since `since` (for
+        caps) and whether the journey is paused; None when the customer is not in the store."""
+        with self._session() as session:
+            found = self._customer(session, customer_id)
+            if found is None:
+                return None
+            state = session.get(JourneyStateRow, journey_id)
+            return Snapshot(
+                customer=found[1],
+                ledger=self._ledger(session, customer_id, since),
+                paused=bool(state and state.paused),
+            )
