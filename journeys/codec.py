@@ -15,7 +15,6 @@ so it listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -23,8 +22,7 @@ import dataclasses
 import os
 import re
 import secrets
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -217,31 +215,7 @@ async def codec_server(
     codec: PayloadCodec, port: int = 0, origins: Iterable[str] = (UI_ORIGIN,), host: str = "127.0.0.1"
 ) -> AsyncIterator[str]:
     """Serve `codec_app` while the block runs (on loopback: it decrypts for anyone); yields its URL."""
-    import uvicorn
+    from journeys.serving import serving  # uvicorn: imported only by processes that serve
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # leave Ctrl-C to whoever runs it
-            yield
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise EncryptionError(f"the codec server cannot listen on {host}:{port}: {exc.strerror}") from None
-    config = uvicorn.Config(codec_app(codec, origins), log_config=None, access_log=False, lifespan="off")
-    server = _Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if serving.done():
-                await serving
-                raise EncryptionError(f"the codec server did not start on {host}:{port}")
-            await asyncio.sleep(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
-        sock.close()
+    async with serving(codec_app(codec, origins), host, port, "codec server", EncryptionError) as bound:
+        yield f"http://{host}:{bound}"

@@ -21,12 +21,10 @@ import asyncio
 import contextlib
 import html
 import re
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -39,6 +37,7 @@ from journeys import operations, tokens
 from journeys.errors import JourneysError
 from journeys.interpreter import Event
 from journeys.logs import get_logger
+from journeys.serving import serving
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -372,14 +371,6 @@ class BodyLimit:
 # --- serving ------------------------------------------------------------------------------------------
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, leaving signals to whoever runs it (`journeys dev` stops everything on one Ctrl-C)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def inbound_server(
     settings: Settings, store: Store, client_factory: ClientFactory, port: int | None = None, host: str = "127.0.0.1"
@@ -387,29 +378,15 @@ async def inbound_server(
     """Serve the inbound app while the block runs; yields the port it listens on (`port=0`: any free one).
 
     Raises `JourneysError` in one line when the port is taken."""
-    sock = _listen(host, settings.serve_port if port is None else port)
-    config = uvicorn.Config(
+    async with serving(
         create_app(settings, store, client_factory),
-        log_config=None,  # leave the process's logging alone
-        access_log=False,  # paths carry tokens
-        lifespan="off",
+        host,
+        settings.serve_port if port is None else port,
+        "inbound server",
         server_header=False,
         timeout_graceful_shutdown=5,
-    )
-    server = _Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if serving.done():
-                await serving
-                raise JourneysError(f"the inbound server did not start on {host}:{port}")
-            await asyncio.sleep(0.01)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
-        sock.close()
+    ) as bound:
+        yield bound
 
 
 async def run_inbound(
@@ -418,18 +395,6 @@ async def run_inbound(
     """Serve the inbound app until cancelled."""
     async with inbound_server(settings, store, client_factory, port, host):
         await asyncio.Event().wait()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise JourneysError(f"the inbound server cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
 
 
 def _now() -> datetime:
