@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from channels.base import Channel, PermanentFailure, TransientFailure
+from channels.base import Channel, Delivery, PermanentFailure, TransientFailure
 from journeys.interpreter import Event
 from journeys.messages import Undeliverable, render_message
 from journeys.runs import SendOutcome, SendRequest
@@ -111,15 +111,16 @@ class ChannelActivities:
                 elapsed = info.started_time - info.scheduled_time + timedelta(seconds=time.monotonic() - began)
                 return await asyncio.to_thread(self._decide_again, request, str(exc), request.now + elapsed)
             raise ApplicationError(str(exc), type="TransientFailure") from None
-        await asyncio.to_thread(
-            store.complete_send,
-            request.key,
-            "sent",
-            provider=delivery.provider,
-            provider_id=delivery.provider_id,
-            at=_now(),
+        return await asyncio.to_thread(self._sent, request, delivery)
+
+    def _sent(self, request: SendRequest, delivery: Delivery) -> SendOutcome:
+        """Complete the row, and hand the run the customer as they are now: its next decision (usually the
+        very next step) then needs no store read of its own."""
+        now = _now()
+        self.store.complete_send(
+            request.key, "sent", provider=delivery.provider, provider_id=delivery.provider_id, at=now
         )
-        return SendOutcome(status="sent")
+        return SendOutcome(status="sent", snapshot=self.store.snapshot(request.customer_id, request.journey_id, now))
 
     def _decide_again(self, request: SendRequest, error: str, failed_at: datetime) -> SendOutcome:
         """The provider refused (or was unreachable) and nothing went out: record this attempt and hand the

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from journeys.runs import LEDGER_DAYS, ProfileUpdate, Progress, Snapshot
+from journeys.runs import ProfileUpdate, Progress, Snapshot
 from journeys.store import Store
 
 
@@ -19,7 +19,7 @@ class StoreActivities:
 
     @activity.defn(name="load_customer")
     def load_customer(self, customer_id: str, journey_id: str, now: datetime) -> Snapshot:
-        snapshot = self.store.snapshot(customer_id, journey_id, now - timedelta(days=LEDGER_DAYS))
+        snapshot = self.store.snapshot(customer_id, journey_id, now)
         if snapshot is None:
             raise ApplicationError(f"customer {customer_id!r} is not in the store", non_retryable=True)
         return snapshot

@@ -26,8 +26,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from journeys import interpreter as engine
 from journeys.definition import Journey
 from journeys.errors import JourneysError
-from journeys.interpreter import Customer, Event
-from journeys.runs import Change, MigrateRequest, MoveRequest, RunInput, RunStatus, bundle_templates, workflow_id
+from journeys.interpreter import Event
+from journeys.runs import (
+    Change,
+    MigrateRequest,
+    MoveRequest,
+    RunInput,
+    RunStatus,
+    Snapshot,
+    bundle_templates,
+    workflow_id,
+)
 from journeys.settings import Settings
 from journeys.store import RunAuditRow, RunRow, Store, StoreUnavailable
 from journeys.store.runs import LIVE, past_run
@@ -133,20 +142,25 @@ async def _enrol_one(
     client: Client, store: Store, settings: Settings, published: Published, customer_id: str, trigger: Event | None
 ) -> Enrolment:
     journey = published.journey
-    customer, runs = await asyncio.to_thread(_customer_and_runs, store, customer_id, journey.id)
-    if customer is None:
+    now = _now()
+    snapshot, runs = await asyncio.to_thread(_snapshot_and_runs, store, customer_id, journey.id, now)
+    if snapshot is None:
         return Enrolment(customer=customer_id, status="skipped", reason="no such customer in the store")
     live = [r for r in runs if r.outcome == LIVE]
     if live:
         return Enrolment(customer=customer_id, status="already", workflow_id=live[0].workflow_id)
-    now = _now()
-    refusal = engine.enrolment_refusal(journey, customer, now, [past_run(r) for r in runs])
+    refusal = engine.enrolment_refusal(journey, snapshot.customer, now, [past_run(r) for r in runs])
     if refusal is not None:
         return Enrolment(customer=customer_id, status="skipped", reason=refusal)
     entry = max((r.entry for r in runs), default=0) + 1
     wid = workflow_id(journey.id, customer_id, entry)
     run_input = RunInput(
-        journey=journey, templates=published.templates, customer_id=customer_id, entry=entry, trigger=trigger
+        journey=journey,
+        templates=published.templates,
+        customer_id=customer_id,
+        entry=entry,
+        trigger=trigger,
+        snapshot=snapshot,
     )
     try:
         await client.start_workflow(
@@ -165,10 +179,13 @@ async def _enrol_one(
     return Enrolment(customer=customer_id, status="started", workflow_id=wid)
 
 
-def _customer_and_runs(store: Store, customer_id: str, journey_id: str) -> tuple[Customer | None, list[RunRow]]:
-    """What enrolment decides on, read in one trip to a worker thread: the customer and their runs of the
-    journey (live ones, past ones for `re_entry`, and the entry number the next run takes)."""
-    return store.customer(customer_id), store.runs_of(customer_id, journey_id)
+def _snapshot_and_runs(
+    store: Store, customer_id: str, journey_id: str, now: datetime
+) -> tuple[Snapshot | None, list[RunRow]]:
+    """What enrolment decides on, read in one trip to a worker thread: the customer (as a run's snapshot:
+    the run's first decision uses it while fresh) and their runs of the journey (live ones, past ones for
+    `re_entry`, and the entry number the next run takes)."""
+    return store.snapshot(customer_id, journey_id, now), store.runs_of(customer_id, journey_id)
 
 
 # --- signal ---------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class RunInput(BaseModel):
     trigger: Event | None = None
     state: RunState | None = None  # set when continuing as new
     step_before: str | None = None  # the step the previous run left off at, for the step log
+    snapshot: Snapshot | None = None  # as enrolment read the customer: the first decision needs no store read
     # Simulation only. The server's clock runs on while the simulator works, so a simulated run decides at
     # the exact moments it was woken for (its start, a timer's deadline, an event's time), as the
     # in-process simulator does; `clock_offset` (simulated start minus server clock) maps timers.
@@ -82,6 +83,7 @@ class Snapshot(BaseModel):
     customer: Customer
     ledger: list[SentMessage] = Field(default_factory=list)
     paused: bool = False
+    read_at: datetime | None = None  # a snapshot handed to a run is used only while fresh (`CARRIED_FRESH`)
 
 
 class SendRequest(BaseModel):
@@ -109,6 +111,7 @@ class SendOutcome(BaseModel):
     until: datetime | None = None  # capped: when it fits (None: decide again now)
     error: str | None = None
     event: Event | None = None  # what the provider told us of the customer (opted_out), already on the timeline
+    snapshot: Snapshot | None = None  # the customer once sent: the run's next decision needs no store read
 
 
 class ProfileUpdate(BaseModel):

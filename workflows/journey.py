@@ -37,6 +37,9 @@ with workflow.unsafe.imports_passed_through():
     from journeys.templating import TemplateError, literal, render_value, untimed
 
 STORE_TIMEOUT = timedelta(seconds=30)
+# A snapshot handed to the run (by enrolment, by its last send) stands in for a store read while this fresh;
+# sends check caps and consent again as they go out, so a few seconds' age only matters to branch conditions.
+CARRIED_FRESH = timedelta(seconds=10)
 # Patch ids: each marks a change to the commands the workflow issues (see README "Upgrading the workflow").
 LOCAL_STORE = "local-store-activities"
 SEND_TIMEOUT = timedelta(minutes=1)  # a worker that died mid-send is noticed after this; channels time out first
@@ -59,6 +62,7 @@ class JourneyWorkflow:
         self.entries: list[StepEntry] = []
         self.last_step: str | None = None
         self.simulated_now: datetime | None = None  # simulation: the moment the run was last woken for
+        self.carried: Snapshot | None = None  # handed over by enrolment or the last send; an event voids it
 
     # --- handlers ---------------------------------------------------------------------------------
 
@@ -152,6 +156,7 @@ class JourneyWorkflow:
     async def run(self, input: RunInput) -> RunStatus:
         self.input = input
         self.simulated_now = input.simulated_start
+        self.carried = input.snapshot
         if input.state is None:
             state, entered = engine.start(input.journey, input.customer_id, self._now(), input.trigger)
             self.state = state
@@ -162,7 +167,7 @@ class JourneyWorkflow:
         while state.live:
             self.woken = False  # an event from here on must wake the wait below, even one during an activity
             try:
-                snapshot = await self._snapshot()
+                snapshot = self._carried() or await self._snapshot()
             except ActivityError as exc:  # the customer is gone from the store: nothing sensible is left to do
                 engine.fail(state, self._now(), f"cannot read the customer: {exc.cause or exc}")
                 break
@@ -176,6 +181,7 @@ class JourneyWorkflow:
             command = decision.command
             if isinstance(command, engine.Send):
                 outcome = await self._send(command, snapshot)
+                self.carried = None if self.woken else outcome.snapshot  # an event during the send voids it
                 if outcome.event is not None:  # e.g. opted_out: it may end this run (exit_on) like any event
                     engine.receive(journey, state, outcome.event, self._now())
                 if outcome.status == "capped":  # held by a cap, or refused by the provider: decided again later
@@ -201,6 +207,7 @@ class JourneyWorkflow:
                             update={
                                 "state": state,
                                 "trigger": None,
+                                "snapshot": None,
                                 "step_before": self.last_step,
                                 "simulated_start": self.simulated_now,
                             }
@@ -222,6 +229,14 @@ class JourneyWorkflow:
         """Let the run loop look again; until it waits again it is busy (the status query says so)."""
         self.woken = True
         self.waiting = None
+        self.carried = None  # the event may have changed the customer: read them again
+
+    def _carried(self) -> Snapshot | None:
+        """The snapshot handed to the run, once, if fresh (from history: a replay decides alike)."""
+        carried, self.carried = self.carried, None
+        if carried is None or carried.read_at is None or self.input is None or self.input.simulated:
+            return None
+        return carried if workflow.now() - carried.read_at <= CARRIED_FRESH else None
 
     def _history_is_long(self) -> bool:
         assert self.input is not None

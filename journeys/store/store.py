@@ -8,11 +8,11 @@ PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `cus
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 
-from journeys.runs import Snapshot
+from journeys.runs import LEDGER_DAYS, Snapshot
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
 from journeys.store.errors import StoreUnavailable, is_unavailable
@@ -46,9 +46,10 @@ class Store(CustomerMethods, SendMethods, RunMethods):
     def close(self) -> None:
         self.engine.dispose()
 
-    def snapshot(self, customer_id: str, journey_id: str, since: datetime) -> Snapshot | None:
-        """What a run decides on, read in one transaction: the customer, their sends since `since` (for
-        caps) and whether the journey is paused; None when the customer is not in the store."""
+    def snapshot(self, customer_id: str, journey_id: str, now: datetime) -> Snapshot | None:
+        """What a run decides on, read in one transaction: the customer, their sends of the last
+        `LEDGER_DAYS` (for caps) and whether the journey is paused; None when the customer is not in the store."""
+        since = now - timedelta(days=LEDGER_DAYS)
         with self._session() as session:
             found = self._customer(session, customer_id)
             if found is None:
@@ -58,4 +59,5 @@ class Store(CustomerMethods, SendMethods, RunMethods):
                 customer=found[1],
                 ledger=self._ledger(session, customer_id, since),
                 paused=bool(state and state.paused),
+                read_at=now,
             )

@@ -1,8 +1,9 @@
-"""Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories PATCH`.
+"""Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories TAG`.
 
-Run it after a deliberate, versioned change to the workflow (with `workflow.patched`), naming the patch:
-the new histories are written beside the older ones (`PATCH.modem_swap_<customer>.json`), which stay, so
-runs started on every earlier version keep being replayed. Never run it to make a failing replay test
+Run it after a deliberate change to the commands the workflow issues, naming it (its `workflow.patched` id;
+or, for a change decided by data the history already holds, such as `carried-snapshots`, a name of its
+own): the new histories are written beside the older ones (`TAG.modem_swap_<customer>.json`), which stay,
+so runs started on every earlier version keep being replayed. Never run it to make a failing replay test
 pass: a replay failure means live runs would break.
 """
 

@@ -34,7 +34,9 @@ async def test_recorded_history_replays_on_current_workflow_code(path: Path) -> 
 
 def test_histories_are_recorded() -> None:
     assert {p.stem for p in HISTORIES} >= {
-        f"{tag}.modem_swap_{who}" for tag in ("original", LOCAL_STORE) for who in ("swapper", "converter")
+        f"{tag}.modem_swap_{who}"
+        for tag in ("original", LOCAL_STORE, "carried-snapshots")
+        for who in ("swapper", "converter")
     }
 
 
