@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,6 +19,16 @@ from journeys.store.records import Reservation, SendReservation
 LEDGER_STATUSES = ("sending", "sent", "delivered")  # what counts against frequency caps
 SEND_OUTCOMES = ("sent", "failed", "skipped", "retried")  # retried: refused by the provider, decided again
 
+_LEDGER = (  # composed once, as the snapshot's other reads (see `customers`)
+    select(MessageRow.created_at, MessageRow.channel)
+    .where(
+        MessageRow.customer_id == bindparam("customer_id"),
+        col(MessageRow.created_at) >= bindparam("since"),
+        col(MessageRow.status).in_(LEDGER_STATUSES),
+    )
+    .order_by(col(MessageRow.created_at))
+)
+
 
 class SendMethods(StoreBase):
     def ledger(self, customer_id: str, since: datetime) -> list[SentMessage]:
@@ -26,15 +37,7 @@ class SendMethods(StoreBase):
             return self._ledger(session, customer_id, since)
 
     def _ledger(self, session: Session, customer_id: str, since: datetime) -> list[SentMessage]:
-        rows = session.exec(
-            select(MessageRow.created_at, MessageRow.channel)
-            .where(
-                MessageRow.customer_id == customer_id,
-                col(MessageRow.created_at) >= since,
-                col(MessageRow.status).in_(LEDGER_STATUSES),
-            )
-            .order_by(col(MessageRow.created_at))
-        ).all()
+        rows = session.exec(_LEDGER, params={"customer_id": customer_id, "since": since}).all()
         return [SentMessage(at=utc(at), channel=channel) for at, channel in rows]
 
     def reserve_send(self, reservation: SendReservation, limits: Sequence[Limit], now: datetime) -> Reservation:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
 from journeys.runs import LEDGER_DAYS, Snapshot
 from journeys.store.customers import CustomerMethods
@@ -19,6 +21,8 @@ from journeys.store.errors import StoreUnavailable, is_unavailable
 from journeys.store.models import JourneyStateRow
 from journeys.store.runs import RunMethods
 from journeys.store.sends import SendMethods
+
+_PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
 
 
 class Store(CustomerMethods, SendMethods, RunMethods):
@@ -54,10 +58,9 @@ class Store(CustomerMethods, SendMethods, RunMethods):
             found = self._customer(session, customer_id)
             if found is None:
                 return None
-            state = session.get(JourneyStateRow, journey_id)
             return Snapshot(
                 customer=found[1],
                 ledger=self._ledger(session, customer_id, since),
-                paused=bool(state and state.paused),
+                paused=bool(session.exec(_PAUSED, params={"journey_id": journey_id}).first()),
                 read_at=now,
             )
