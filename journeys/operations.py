@@ -26,24 +26,22 @@ from temporalio.service import RPCError, RPCStatusCode
 from journeys import interpreter as engine
 from journeys.definition import Journey
 from journeys.errors import JourneysError
-from journeys.interpreter import Event
+from journeys.interpreter import Customer, Event, PastRun
 from journeys.runs import (
     Change,
     MigrateRequest,
     MoveRequest,
     RunInput,
     RunStatus,
-    Snapshot,
     bundle_templates,
-    workflow_id,
 )
 from journeys.settings import Settings
-from journeys.store import RunAuditRow, RunRow, Store, StoreUnavailable
-from journeys.store.runs import LIVE, past_run
+from journeys.store import RunAuditRow, Store, StoreUnavailable
 from journeys.templating import TemplateFiles
 
 PARALLEL = 64  # client calls in flight at once
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
+UNSTARTED_PATIENCE = timedelta(seconds=30)  # how long it waits for a registered run's enrolment to start it
 
 
 class Published(BaseModel):
@@ -141,26 +139,35 @@ async def enroll(
 async def _enrol_one(
     client: Client, store: Store, settings: Settings, published: Published, customer_id: str, trigger: Event | None
 ) -> Enrolment:
+    """Register the run in the store (deciding under the customer's lock: see `Store.register_run`), then
+    start it. A run registered by an enrolment interrupted before it started the workflow is started by the
+    next one; Temporal refuses a second start of a workflow id, so racing enrolments make one run."""
     journey = published.journey
     now = _now()
-    snapshot, runs = await asyncio.to_thread(_snapshot_and_runs, store, customer_id, journey.id, now)
-    if snapshot is None:
+
+    def refusal(customer: Customer, past: list[PastRun]) -> str | None:
+        return engine.enrolment_refusal(journey, customer, now, past)
+
+    registration = await asyncio.to_thread(store.register_run, customer_id, journey.id, journey.version, now, refusal)
+    if registration.status == "unknown":
         return Enrolment(customer=customer_id, status="skipped", reason="no such customer in the store")
-    live = [r for r in runs if r.outcome == LIVE]
-    if live:
-        return Enrolment(customer=customer_id, status="already", workflow_id=live[0].workflow_id)
-    refusal = engine.enrolment_refusal(journey, snapshot.customer, now, [past_run(r) for r in runs])
-    if refusal is not None:
-        return Enrolment(customer=customer_id, status="skipped", reason=refusal)
-    entry = max((r.entry for r in runs), default=0) + 1
-    wid = workflow_id(journey.id, customer_id, entry)
+    if registration.status == "refused":
+        return Enrolment(customer=customer_id, status="skipped", reason=registration.reason)
+    assert registration.workflow_id is not None and registration.entry is not None
+    wid = registration.workflow_id
+    if registration.status == "live" and not registration.unstarted:
+        return Enrolment(customer=customer_id, status="already", workflow_id=wid)
+    snapshot = registration.snapshot
+    assert snapshot is not None and registration.registered_at is not None
+    since = registration.registered_at
     run_input = RunInput(
         journey=journey,
         templates=published.templates,
         customer_id=customer_id,
-        entry=entry,
+        entry=registration.entry,
         trigger=trigger,
         snapshot=snapshot,
+        missed=sorted((e for e in snapshot.customer.events.values() if e.at >= since), key=lambda e: e.at),
     )
     try:
         await client.start_workflow(
@@ -173,19 +180,7 @@ async def _enrol_one(
         )
     except WorkflowAlreadyStartedError:  # another enrolment (or an earlier, interrupted one) started it
         return Enrolment(customer=customer_id, status="already", workflow_id=wid)
-    # Temporal started it for this call (FAIL: a run of that id would have raised above). Whether the run row
-    # exists yet says nothing: the run records itself as soon as it first waits, and may have done so already.
-    await asyncio.to_thread(store.create_run, wid, journey.id, journey.version, customer_id, entry, now)
     return Enrolment(customer=customer_id, status="started", workflow_id=wid)
-
-
-def _snapshot_and_runs(
-    store: Store, customer_id: str, journey_id: str, now: datetime
-) -> tuple[Snapshot | None, list[RunRow]]:
-    """What enrolment decides on, read in one trip to a worker thread: the customer (as a run's snapshot:
-    the run's first decision uses it while fresh) and their runs of the journey (live ones, past ones for
-    `re_entry`, and the entry number the next run takes)."""
-    return store.snapshot(customer_id, journey_id, now), store.runs_of(customer_id, journey_id)
 
 
 # --- signal ---------------------------------------------------------------------------------------
@@ -254,10 +249,16 @@ async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> R
 
     Under load the server may give up on the call before the worker has taken the update in (the client raises
     WorkflowUpdateRPCTimeoutOrCancelledError); the update is asked for again, with the same id, until
-    DELIVER_PATIENCE runs out."""
+    DELIVER_PATIENCE runs out. A run registered whose enrolment has not yet started it (see
+    `Store.register_run`) is waited for, up to UNSTARTED_PATIENCE."""
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DELIVER_PATIENCE.total_seconds()
+    unstarted_deadline = loop.time() + UNSTARTED_PATIENCE.total_seconds()
+
+    def ignored(reason: str) -> RunEffect:
+        return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason=reason)
+
     while True:
         try:
             effect = await handle.execute_update("deliver", event, id=f"deliver:{event.id}", result_type=str)
@@ -272,15 +273,40 @@ async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> R
                 ) from None
             continue
         except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
-                return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
+            failure = exc
+            if exc.status == RPCStatusCode.NOT_FOUND:  # never started, or ended (an update to a closed run)
+                try:
+                    started = await _started(handle)
+                except RPCError as again:
+                    failure = again
+                else:
+                    if started:
+                        return ignored("run is no longer live")
+                    if loop.time() < unstarted_deadline:  # registered; its enrolment is about to start it
+                        await asyncio.sleep(0.05)
+                        continue
+                    return ignored("the run was registered but never started (an interrupted enrolment: enroll again)")
+            elif exc.status == RPCStatusCode.FAILED_PRECONDITION:  # the run ended meanwhile
+                return ignored("run is no longer live")
+            status = failure.status.name if failure.status else "error"
             raise JourneysError(
-                f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
+                f"Temporal did not take event {event.id} to {wid} ({status}); "
                 f"the event is recorded: run the same command again with --id {event.id} to deliver it"
             ) from None
         except WorkflowUpdateFailedError:
-            return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason="run is no longer live")
+            return ignored("run is no longer live")
         return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
+
+
+async def _started(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether Temporal has the run at all, running or closed."""
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 # --- status, cancel -------------------------------------------------------------------------------

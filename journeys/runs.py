@@ -41,6 +41,9 @@ class RunInput(BaseModel):
     state: RunState | None = None  # set when continuing as new
     step_before: str | None = None  # the step the previous run left off at, for the step log
     snapshot: Snapshot | None = None  # as enrolment read the customer: the first decision needs no store read
+    # Events recorded between the run's registration and its start, when an interrupted enrolment left it
+    # registered and a later one starts it: `signal` found no run to deliver them to. Taken in first.
+    missed: list[Event] = Field(default_factory=list)
     # Simulation only. The server's clock runs on while the simulator works, so a simulated run decides at
     # the exact moments it was woken for (its start, a timer's deadline, an event's time), as the
     # in-process simulator does; `clock_offset` (simulated start minus server clock) maps timers.

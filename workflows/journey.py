@@ -159,6 +159,8 @@ class JourneyWorkflow:
         self.carried = input.snapshot
         if input.state is None:
             state, entered = engine.start(input.journey, input.customer_id, self._now(), input.trigger)
+            for event in input.missed:
+                engine.receive(input.journey, state, event, self._now())
             self.state = state
             self._log(entered)
         else:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from journeys.interpreter import Customer, PastRun
+from journeys.runs import Snapshot
 from journeys.store.models import MessageRow
 
 MessageStatus = Literal["sending", "sent", "delivered", "failed", "skipped"]
@@ -62,3 +65,18 @@ class Reservation:
     status: Literal["reserved", "duplicate", "capped"]
     message: MessageRow | None = None
     until: datetime | None = None
+
+
+Refusal = Callable[[Customer, list[PastRun]], str | None]  # why the customer may not enter, or None
+
+
+class Registration(BaseModel):
+    """What `register_run` decided: a new run (registered: start it), a live one, a refusal, or no such customer."""
+
+    status: Literal["new", "live", "refused", "unknown"]
+    workflow_id: str | None = None
+    entry: int | None = None
+    snapshot: Snapshot | None = None  # the customer as the decision saw them: the run's first decision uses it
+    reason: str | None = None  # refused: why
+    unstarted: bool = False  # live, but it has reported nothing yet: it may never have been started
+    registered_at: datetime | None = None

@@ -33,7 +33,7 @@ class RunMethods(StoreBase):
             with self._session(write=True) as session:
                 if session.get(RunRow, workflow_id) is not None:
                     return False
-                session.add(_new_run(workflow_id, journey_id, version, customer_id, entry, started_at))
+                session.add(new_run(workflow_id, journey_id, version, customer_id, entry, started_at))
                 session.flush()
         except IntegrityError:
             return False
@@ -45,7 +45,7 @@ class RunMethods(StoreBase):
         with self._session(write=True) as session:
             row = session.get(RunRow, progress.workflow_id)
             if row is None:
-                row = _new_run(
+                row = new_run(
                     progress.workflow_id,
                     progress.journey_id,
                     progress.version,
@@ -236,7 +236,7 @@ class RunMethods(StoreBase):
             return bool(state and state.paused)
 
 
-def _new_run(
+def new_run(
     workflow_id: str, journey_id: str, version: int, customer_id: str, entry: int, started_at: datetime
 ) -> RunRow:
     return RunRow(

@@ -12,17 +12,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from journeys.runs import LEDGER_DAYS, Snapshot
+from journeys.runs import LEDGER_DAYS, Snapshot, workflow_id
+from journeys.store.base import utc
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
-from journeys.store.errors import StoreUnavailable, is_unavailable
-from journeys.store.models import JourneyStateRow
-from journeys.store.runs import RunMethods
+from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
+from journeys.store.models import JourneyStateRow, RunRow
+from journeys.store.records import Refusal, Registration
+from journeys.store.runs import LIVE, RunMethods, new_run, past_run
 from journeys.store.sends import SendMethods
 
 _PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
+_RUNS_OF_JOURNEY = select(RunRow).where(
+    RunRow.customer_id == bindparam("customer_id"), RunRow.journey_id == bindparam("journey_id")
+)
 
 
 class Store(CustomerMethods, SendMethods, RunMethods):
@@ -53,14 +58,52 @@ class Store(CustomerMethods, SendMethods, RunMethods):
     def snapshot(self, customer_id: str, journey_id: str, now: datetime) -> Snapshot | None:
         """What a run decides on, read in one transaction: the customer, their sends of the last
         `LEDGER_DAYS` (for caps) and whether the journey is paused; None when the customer is not in the store."""
-        since = now - timedelta(days=LEDGER_DAYS)
         with self._session() as session:
-            found = self._customer(session, customer_id)
-            if found is None:
-                return None
-            return Snapshot(
-                customer=found[1],
-                ledger=self._ledger(session, customer_id, since),
-                paused=bool(session.exec(_PAUSED, params={"journey_id": journey_id}).first()),
-                read_at=now,
-            )
+            return self._snapshot(session, customer_id, journey_id, now)
+
+    def register_run(
+        self, customer_id: str, journey_id: str, version: int, now: datetime, refusal: Refusal
+    ) -> Registration:
+        """Enrolment's decision and the run's row, in one transaction holding the customer's lock.
+
+        An event is recorded under the same lock, so it either came first (the snapshot holds it: `refusal`
+        sees it, and the run's first decision too) or after (the run is live in the store, and `signal`
+        delivers it). `refusal(customer, past_runs)` says why the customer may not enter, or None."""
+        with self._session(write=True) as session:
+            try:
+                self._lock_customer(session, customer_id)
+            except UnknownCustomer:
+                return Registration(status="unknown")
+            snapshot = self._snapshot(session, customer_id, journey_id, now)
+            assert snapshot is not None  # locked above
+            runs = list(session.exec(_RUNS_OF_JOURNEY, params={"customer_id": customer_id, "journey_id": journey_id}))
+            live = next((r for r in runs if r.outcome == LIVE), None)
+            if live is not None:
+                # a run that never reported may never have started: enrolment was interrupted before it started it
+                unstarted = live.version == version and live.updated_at == live.started_at
+                return Registration(
+                    status="live",
+                    workflow_id=live.workflow_id,
+                    entry=live.entry,
+                    snapshot=snapshot,
+                    unstarted=unstarted,
+                    registered_at=utc(live.started_at),
+                )
+            reason = refusal(snapshot.customer, [past_run(r) for r in runs])
+            if reason is not None:
+                return Registration(status="refused", reason=reason)
+            entry = max((r.entry for r in runs), default=0) + 1
+            wid = workflow_id(journey_id, customer_id, entry)
+            session.add(new_run(wid, journey_id, version, customer_id, entry, now))
+            return Registration(status="new", workflow_id=wid, entry=entry, snapshot=snapshot, registered_at=now)
+
+    def _snapshot(self, session: Session, customer_id: str, journey_id: str, now: datetime) -> Snapshot | None:
+        found = self._customer(session, customer_id)
+        if found is None:
+            return None
+        return Snapshot(
+            customer=found[1],
+            ledger=self._ledger(session, customer_id, now - timedelta(days=LEDGER_DAYS)),
+            paused=bool(session.exec(_PAUSED, params={"journey_id": journey_id}).first()),
+            read_at=now,
+        )
