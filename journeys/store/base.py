@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from journeys.store.engine import WRITE
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
 from journeys.store.models import CustomerRow
+
+_LOCK_CUSTOMER = select(CustomerRow).where(CustomerRow.id == bindparam("customer_id")).with_for_update()
 
 
 class StoreBase:
@@ -40,7 +42,7 @@ class StoreBase:
 
     def _lock_customer(self, session: Session, customer_id: str) -> CustomerRow:
         """The customer's row, locked until the transaction ends (the per-customer serialisation point)."""
-        row = session.exec(select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update()).first()
+        row = session.exec(_LOCK_CUSTOMER, params={"customer_id": customer_id}).first()
         if row is None:
             raise UnknownCustomer(customer_id)
         return row
