@@ -7,7 +7,7 @@ import functools
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -27,14 +27,7 @@ from journeys import interpreter as engine
 from journeys.definition import Journey
 from journeys.errors import JourneysError
 from journeys.interpreter import Customer, Event, PastRun
-from journeys.runs import (
-    Change,
-    MigrateRequest,
-    MoveRequest,
-    RunInput,
-    RunStatus,
-    bundle_templates,
-)
+from journeys.runs import Change, MigrateRequest, MoveRequest, RunInput, RunStatus, bundle_templates
 from journeys.settings import Settings
 from journeys.store import RunAuditRow, Store, StoreUnavailable
 from journeys.templating import TemplateFiles
@@ -254,14 +247,17 @@ async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> R
     handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DELIVER_PATIENCE.total_seconds()
-    unstarted_deadline = loop.time() + UNSTARTED_PATIENCE.total_seconds()
 
     def ignored(reason: str) -> RunEffect:
         return RunEffect(journey=journey_id, workflow_id=wid, effect="ignored", reason=reason)
 
     while True:
         try:
-            effect = await handle.execute_update("deliver", event, id=f"deliver:{event.id}", result_type=str)
+            effect = await _once_started(
+                handle, lambda: handle.execute_update("deliver", event, id=f"deliver:{event.id}", result_type=str)
+            )
+        except NeverStarted:
+            return ignored("the run was registered but never started (an interrupted enrolment: enroll again)")
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():  # our own cancellation (Ctrl-C), not the server's deadline
@@ -273,29 +269,35 @@ async def _deliver(client: Client, wid: str, journey_id: str, event: Event) -> R
                 ) from None
             continue
         except RPCError as exc:
-            failure = exc
-            if exc.status == RPCStatusCode.NOT_FOUND:  # never started, or ended (an update to a closed run)
-                try:
-                    started = await _started(handle)
-                except RPCError as again:
-                    failure = again
-                else:
-                    if started:
-                        return ignored("run is no longer live")
-                    if loop.time() < unstarted_deadline:  # registered; its enrolment is about to start it
-                        await asyncio.sleep(0.05)
-                        continue
-                    return ignored("the run was registered but never started (an interrupted enrolment: enroll again)")
-            elif exc.status == RPCStatusCode.FAILED_PRECONDITION:  # the run ended meanwhile
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
                 return ignored("run is no longer live")
-            status = failure.status.name if failure.status else "error"
             raise JourneysError(
-                f"Temporal did not take event {event.id} to {wid} ({status}); "
+                f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
                 f"the event is recorded: run the same command again with --id {event.id} to deliver it"
             ) from None
         except WorkflowUpdateFailedError:
             return ignored("run is no longer live")
         return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
+
+
+class NeverStarted(Exception):
+    """The store has the run live, Temporal has never had it: its enrolment was interrupted before the start."""
+
+
+async def _once_started(handle: WorkflowHandle[Any, Any], update: Callable[[], Awaitable[str]]) -> str:
+    """`update()` on a run; one that is registered in the store but not yet in Temporal (its enrolment is
+    about to start it: see `Store.register_run`) is waited for, up to UNSTARTED_PATIENCE."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + UNSTARTED_PATIENCE.total_seconds()
+    while True:
+        try:
+            return await update()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND or await _started(handle):
+                raise  # NOT_FOUND of a run Temporal has: it ended
+            if loop.time() > deadline:
+                raise NeverStarted(handle.id) from None
+            await asyncio.sleep(0.05)
 
 
 async def _started(handle: WorkflowHandle[Any, Any]) -> bool:
@@ -408,8 +410,11 @@ async def cancel(client: Client, store: Store, customer_id: str, journey_id: str
     live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
 
     async def one(wid: str, jid: str) -> RunEffect:
+        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
         try:
-            effect = await client.get_workflow_handle(wid).execute_update("cancel", "support", result_type=str)
+            effect = await _once_started(handle, lambda: handle.execute_update("cancel", "support", result_type=str))
+        except NeverStarted:  # ended in the store, so that no later enrolment starts it
+            effect = "cancelled" if await asyncio.to_thread(store.cancel_unstarted, wid, _now()) else "ignored"
         except (RPCError, WorkflowUpdateFailedError):
             effect = "ignored"
         return RunEffect(journey=jid, workflow_id=wid, effect=effect)  # type: ignore[arg-type]

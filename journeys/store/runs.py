@@ -72,6 +72,17 @@ class RunMethods(StoreBase):
             row.updated_at = utc_now()
             session.add(row)
 
+    def cancel_unstarted(self, workflow_id: str, at: datetime) -> bool:
+        """End a run that was registered but never started (see `Store.register_run`), so no later enrolment
+        starts it; False when the run has reported (it started: cancel it in Temporal) or is not live."""
+        with self._session(write=True) as session:
+            row = session.get(RunRow, workflow_id)
+            if row is None or row.outcome != LIVE or not unreported(row):
+                return False
+            row.outcome, row.ended_at, row.updated_at = "cancelled", at, at
+            session.add(row)
+        return True
+
     def update_run(self, workflow_id: str, *, at: datetime | None = None, **changes: Any) -> None:
         """What the run's workflow reports: where it is, what it waits for, how it ended."""
         unknown = set(changes) - RUN_FIELDS
@@ -250,6 +261,11 @@ def new_run(
         waiting_for=[],
         updated_at=started_at,
     )
+
+
+def unreported(row: RunRow) -> bool:
+    """The run has told the store nothing since it was registered: it may never have been started."""
+    return row.updated_at == row.started_at
 
 
 def past_run(row: RunRow) -> PastRun:

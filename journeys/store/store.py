@@ -21,7 +21,7 @@ from journeys.store.engine import make_engine, migrate
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
 from journeys.store.models import JourneyStateRow, RunRow
 from journeys.store.records import Refusal, Registration
-from journeys.store.runs import LIVE, RunMethods, new_run, past_run
+from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
 
 _PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
@@ -80,7 +80,7 @@ class Store(CustomerMethods, SendMethods, RunMethods):
             live = next((r for r in runs if r.outcome == LIVE), None)
             if live is not None:
                 # a run that never reported may never have started: enrolment was interrupted before it started it
-                unstarted = live.version == version and live.updated_at == live.started_at
+                unstarted = live.version == version and unreported(live)
                 return Registration(
                     status="live",
                     workflow_id=live.workflow_id,

@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from journeys import interpreter as engine
 from journeys import operations
-from journeys.operations import enroll, publish, signal
+from journeys.operations import cancel, enroll, publish, signal
 from journeys.runs import RunInput
 from journeys.settings import Settings
 from journeys.store import Store
@@ -65,3 +65,18 @@ async def test_a_run_an_interrupted_enrolment_left_unstarted_starts_with_the_eve
     (run,) = store.runs_of("c2")
     assert (run.outcome, run.exit_event) == ("exited", "swapped")
     assert sent(store, "c2") == []  # the swap it missed ended it before the invitation
+
+
+async def test_cancelling_a_run_an_interrupted_enrolment_left_unstarted_ends_it_for_good(
+    client: Client, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(operations, "UNSTARTED_PATIENCE", operations.timedelta(seconds=0.5))
+    store.upsert_customers([awake("c3")])
+    wid, _ = register(store, "c3")
+    assert [(r.workflow_id, r.effect) for r in await cancel(client, store, "c3", None)] == [(wid, "cancelled")]
+    (run,) = store.runs_of("c3")
+    assert run.outcome == "cancelled"
+
+    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c3"])
+    assert enrolment.workflow_id != wid  # the cancelled run is never started (re_entry decides about a new one)
+    assert next(r for r in store.runs_of("c3") if r.workflow_id == wid).outcome == "cancelled"
