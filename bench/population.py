@@ -37,7 +37,7 @@ class Population:
         refused = [e for e in enrolments if e.status != "started"]
         if refused:
             raise RuntimeError(f"{len(refused)} customers were not enrolled, e.g. {refused[0]}")
-        await cluster.wait_for_sent(self.customers, timeout=60 + count * SETTLE_S_PER_RUN)
+        await cluster.wait_for_sent(ids, timeout=60 + count * SETTLE_S_PER_RUN)
         self.waiting += ids
         return time.perf_counter() - began
 

@@ -57,14 +57,21 @@ async def measure(plan: Plan, quick: bool) -> list[Figure]:
         population = Population(bench)
         await population.enrol(WARM_UP)
         await population.start_bare(WARM_UP, wait=False)
-        figures = await enrolment(population, plan.enrol)
+        figures = told(await enrolment(population, plan.enrol))
         points = []
         for level in plan.levels:
             say(f"signal latency with {level:,} runs waiting")
             points.append(await signal_latency(population, level, plan.samples))
-        figures += signal_figures(points, quick)
+        figures += told(signal_figures(points, quick))
         say(f"holding {plan.waiting:,} runs waiting")
-        figures += await waiting(population, plan, quick)
+        figures += told(await waiting(population, plan, quick))
+    return figures
+
+
+def told(figures: list[Figure]) -> list[Figure]:
+    """Said as soon as measured: a run that fails later (it may fill for an hour) keeps what it measured."""
+    for f in figures:
+        say(f"{f.name} = {f.value} {f.unit} (baseline {f.baseline}, ratio {f.ratio}, {'met' if f.met else 'not met'})")
     return figures
 
 

@@ -35,6 +35,16 @@ from journeys.templating import TemplateFiles
 PARALLEL = 64  # client calls in flight at once
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
 UNSTARTED_PATIENCE = timedelta(seconds=30)  # how long it waits for a registered run's enrolment to start it
+START_ATTEMPTS = 4  # a start the server did not answer in time is asked for again, 1, 2 and 4 s later
+# What a loaded server answers, or the client says when it does not answer in time: worth asking again.
+BUSY = frozenset(
+    {
+        RPCStatusCode.CANCELLED,  # the client's own timeout ("Timeout expired")
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.UNAVAILABLE,
+    }
+)
 
 
 class Published(BaseModel):
@@ -162,17 +172,27 @@ async def _enrol_one(
         snapshot=snapshot,
         missed=sorted((e for e in snapshot.customer.events.values() if e.at >= since), key=lambda e: e.at),
     )
-    try:
-        await client.start_workflow(
-            "Journey",
-            run_input,
-            id=wid,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:  # another enrolment (or an earlier, interrupted one) started it
-        return Enrolment(customer=customer_id, status="already", workflow_id=wid)
+    for attempt in range(START_ATTEMPTS):
+        try:
+            await client.start_workflow(
+                "Journey",
+                run_input,
+                id=wid,
+                task_queue=settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:  # another enrolment (or an earlier, interrupted one) started it
+            # ... or our own earlier attempt, which the server carried out but did not answer in time
+            ours = attempt > 0 and registration.status == "new"
+            return Enrolment(customer=customer_id, status="started" if ours else "already", workflow_id=wid)
+        except RPCError as exc:
+            task = asyncio.current_task()
+            if exc.status not in BUSY or attempt == START_ATTEMPTS - 1 or (task is not None and task.cancelling()):
+                raise  # the run stays registered: the next `enroll` starts it
+            await asyncio.sleep(2**attempt)
+        else:
+            break
     return Enrolment(customer=customer_id, status="started", workflow_id=wid)
 
 
