@@ -336,10 +336,10 @@ async def _started(handle: WorkflowHandle[Any, Any]) -> bool:
 
 async def status(client: Client, store: Store, customer_id: str) -> dict[str, Any]:
     """The whole picture of one customer: profile, consent, documents, runs, messages."""
-    row = await asyncio.to_thread(store.customer_row, customer_id)
-    if row is None:
+    found = await asyncio.to_thread(store.customer_and_row, customer_id)
+    if found is None:
         raise JourneysError(f"no customer {customer_id!r} in the store")
-    customer = await asyncio.to_thread(store.customer, customer_id)
+    row, customer = found
     runs = await asyncio.to_thread(store.runs_of, customer_id)
     live = await asyncio.gather(*(_query(client, r.workflow_id) for r in runs if r.outcome == "running"))
     fresh = {wid: s for wid, s in live if s is not None}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,6 +19,7 @@ from journeys.store.errors import UnknownRun, VersionConflict
 from journeys.store.models import JourneyStateRow, JourneyVersionRow, RunAuditRow, RunRow, StepLogRow
 
 LIVE = "running"
+_PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
 RUN_FIELDS = frozenset(
     {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure", "version"}
 )
@@ -109,14 +110,18 @@ class RunMethods(StoreBase):
         return self._runs(customer_id, journey_id, live_only=True)
 
     def _runs(self, customer_id: str, journey_id: str | None, *, live_only: bool) -> list[RunRow]:
+        with self._session() as session:
+            return self._runs_in(session, customer_id, journey_id, live_only=live_only)
+
+    def _runs_in(self, session: Session, customer_id: str, journey_id: str | None, *, live_only: bool) -> list[RunRow]:
+        """The customer's runs (of one journey, or all), newest first, read in `session`."""
         query = select(RunRow).where(RunRow.customer_id == customer_id)
         if journey_id is not None:
             query = query.where(RunRow.journey_id == journey_id)
         if live_only:
             query = query.where(RunRow.outcome == LIVE)
         query = query.order_by(col(RunRow.started_at).desc(), col(RunRow.entry).desc())
-        with self._session() as session:
-            return list(session.exec(query))
+        return list(session.exec(query))
 
     def past_runs(self, customer_id: str, journey_id: str) -> list[PastRun]:
         """For `re_entry`: every run of the journey for the customer (a live one has no `ended_at`)."""
@@ -243,8 +248,10 @@ class RunMethods(StoreBase):
 
     def is_paused(self, journey_id: str) -> bool:
         with self._session() as session:
-            state = session.get(JourneyStateRow, journey_id)
-            return bool(state and state.paused)
+            return self._paused(session, journey_id)
+
+    def _paused(self, session: Session, journey_id: str) -> bool:
+        return bool(session.exec(_PAUSED, params={"journey_id": journey_id}).first())
 
 
 def new_run(

@@ -10,24 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from journeys.runs import LEDGER_DAYS, Snapshot, workflow_id
 from journeys.store.base import utc
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
-from journeys.store.models import JourneyStateRow, RunRow
 from journeys.store.records import Refusal, Registration
 from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
-
-_PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
-_RUNS_OF_JOURNEY = select(RunRow).where(
-    RunRow.customer_id == bindparam("customer_id"), RunRow.journey_id == bindparam("journey_id")
-)
 
 
 class Store(CustomerMethods, SendMethods, RunMethods):
@@ -76,7 +69,7 @@ class Store(CustomerMethods, SendMethods, RunMethods):
                 return Registration(status="unknown")
             snapshot = self._snapshot(session, customer_id, journey_id, now)
             assert snapshot is not None  # locked above
-            runs = list(session.exec(_RUNS_OF_JOURNEY, params={"customer_id": customer_id, "journey_id": journey_id}))
+            runs = self._runs_in(session, customer_id, journey_id, live_only=False)
             live = next((r for r in runs if r.outcome == LIVE), None)
             if live is not None:
                 # a run that never reported may never have started: enrolment was interrupted before it started it
@@ -104,6 +97,6 @@ class Store(CustomerMethods, SendMethods, RunMethods):
         return Snapshot(
             customer=found[1],
             ledger=self._ledger(session, customer_id, now - timedelta(days=LEDGER_DAYS)),
-            paused=bool(session.exec(_PAUSED, params={"journey_id": journey_id}).first()),
+            paused=self._paused(session, journey_id),
             read_at=now,
         )
