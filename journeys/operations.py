@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio.client import (
     Client,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -313,22 +314,28 @@ async def _once_started(handle: WorkflowHandle[Any, Any], update: Callable[[], A
         try:
             return await update()
         except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND or await _started(handle):
-                raise  # NOT_FOUND of a run Temporal has: it ended
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            running = await _running(handle)
+            if running is False:
+                raise  # NOT_FOUND of a run Temporal has closed: it ended
             if loop.time() > deadline:
-                raise NeverStarted(handle.id) from None
-            await asyncio.sleep(0.05)
+                if running is None:
+                    raise NeverStarted(handle.id) from None
+                raise
+            if running is None:  # not started yet; when running, it started since the update was refused
+                await asyncio.sleep(0.05)
 
 
-async def _started(handle: WorkflowHandle[Any, Any]) -> bool:
-    """Whether Temporal has the run at all, running or closed."""
+async def _running(handle: WorkflowHandle[Any, Any]) -> bool | None:
+    """Whether Temporal has the run running (True), closed (False), or not at all (None)."""
     try:
-        await handle.describe()
+        description = await handle.describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
+            return None
         raise
-    return True
+    return description.status == WorkflowExecutionStatus.RUNNING
 
 
 # --- status, cancel -------------------------------------------------------------------------------
