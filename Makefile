@@ -15,7 +15,7 @@ demo: $(BIN)/journeys
 		--customers definitions/scenarios/modem_swap/customers.yaml \
 		--events definitions/scenarios/modem_swap/events.yaml \
 		--start 2026-11-23T08:00:00+03:30 --days 30
-	$(BIN)/python -m journeys.demo
+	$(BIN)/python -m journeys.cli.demo
 
 test: $(BIN)/journeys
 	$(BIN)/ruff check .

@@ -29,14 +29,14 @@ from datetime import datetime, timedelta, timezone
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from channels.base import Channel, Delivery, PermanentFailure, TransientFailure
-from journeys.interpreter import Event
-from journeys.messages import Undeliverable, render_message
-from journeys.runs import SendOutcome, SendRequest
+from journeys.channels.base import Channel, Delivery, PermanentFailure, TransientFailure
+from journeys.engine.interpreter import Event
+from journeys.engine.messages import Undeliverable, render_message
+from journeys.engine.runs import SendOutcome, SendRequest
 from journeys.store import SendReservation, Store
 from journeys.store.models import MessageRow
-from journeys.templating import TemplateError
-from workflows.journey import SEND_RETRY
+from journeys.templates import TemplateError
+from journeys.workflows.journey import SEND_RETRY
 
 QUEUED_TOO_LONG = timedelta(minutes=1)  # both times from the server's clock: no skew between machines
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from journeys.runs import ProfileUpdate, Progress, Snapshot
+from journeys.engine.runs import ProfileUpdate, Progress, Snapshot
 from journeys.store import Store
 
 

@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from journeys.temporal import workflow_runner, write_bytecode
+from journeys.runtime.temporal import workflow_runner, write_bytecode
 
 TASK_QUEUE = "bench-bare"
 

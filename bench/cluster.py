@@ -24,11 +24,11 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from bench.baseline import bare_worker
-from journeys.codec import data_converter
-from journeys.operations import Published, publish
+from journeys.runtime.codec import data_converter
+from journeys.runtime.temporal import binary, build_worker
+from journeys.services.operations import Published, publish
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, MessageRow, Store
-from journeys.temporal import binary, build_worker
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
 JOURNEY = DEFINITIONS / "modem_swap.yaml"

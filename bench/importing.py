@@ -22,7 +22,7 @@ from sqlalchemy import make_url
 
 from bench.console import say
 from bench.report import Figure
-from journeys.importer import import_customers
+from journeys.services.importing import import_customers
 from journeys.store import Store
 from journeys.store.testing import PostgresServer
 

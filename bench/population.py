@@ -10,8 +10,8 @@ import time
 from bench.baseline import Ran, start_bare
 from bench.cluster import Cluster
 from bench.console import say
-from journeys.operations import PARALLEL, enroll
-from journeys.runs import workflow_id
+from journeys.engine.runs import workflow_id
+from journeys.services.operations import PARALLEL, enroll
 
 BATCH = 2_000  # customers per `enroll` call while filling up
 SETTLE_S_PER_RUN = 0.5  # a generous bound on how long one run may take to reach its first wait

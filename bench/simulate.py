@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.report import Figure
-from journeys.inputs import PlannedEvent
-from journeys.interpreter import Customer, Event, Send
-from journeys.loader import load_or_raise
-from journeys.messages import MessageSource, render_message
-from journeys.operations import publish
-from journeys.simulate import simulate
-from journeys.simulate_temporal import simulate_on_temporal
-from journeys.templating import TemplateFiles
+from journeys.engine.interpreter import Customer, Event, Send
+from journeys.engine.messages import MessageSource, render_message
+from journeys.format.inputs import PlannedEvent
+from journeys.format.loader import load_or_raise
+from journeys.services.operations import publish
+from journeys.simulate.inprocess import simulate
+from journeys.simulate.temporal import simulate_on_temporal
+from journeys.templates import TemplateFiles
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
 START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")

@@ -6,13 +6,13 @@ import time
 
 from temporalio import activity
 
-from channels.base import Channel, ChannelError, Delivery, PermanentFailure
-from channels.email import SmtpChannel
-from channels.outbox import Outbox
-from channels.twilio import TwilioChannel
-from channels.webhook import WebhookChannel
-from journeys.logs import get_logger
-from journeys.messages import Rendered
+from journeys.channels.base import Channel, ChannelError, Delivery, PermanentFailure
+from journeys.channels.email import SmtpChannel
+from journeys.channels.outbox import Outbox
+from journeys.channels.twilio import TwilioChannel
+from journeys.channels.webhook import WebhookChannel
+from journeys.engine.messages import Rendered
+from journeys.runtime.logs import get_logger
 from journeys.settings import Settings
 
 log = get_logger("channels")

@@ -14,8 +14,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from journeys.engine.messages import Rendered
 from journeys.errors import JourneysError
-from journeys.messages import Rendered
 
 
 class ChannelError(JourneysError):

@@ -35,10 +35,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from channels.base import Delivery, PermanentFailure, TransientFailure
-from journeys import tokens
+from journeys import secrets as tokens
+from journeys.channels.base import Delivery, PermanentFailure, TransientFailure
+from journeys.engine.messages import Rendered
 from journeys.errors import JourneysError
-from journeys.messages import Rendered
 from journeys.settings import Settings
 
 _UNFOLDED = frozenset({"list-unsubscribe"})

@@ -7,8 +7,8 @@ HTML, payload), so delivering to the outbox is accepting it: nothing leaves the 
 
 from __future__ import annotations
 
-from channels.base import Delivery
-from journeys.messages import Rendered
+from journeys.channels.base import Delivery
+from journeys.engine.messages import Rendered
 
 
 class Outbox:

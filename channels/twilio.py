@@ -34,9 +34,9 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 from urllib3.exceptions import NewConnectionError
 
-from channels.base import ChannelError, Delivery, PermanentFailure, TransientFailure
-from journeys import tokens
-from journeys.messages import Rendered
+from journeys import secrets as tokens
+from journeys.channels.base import ChannelError, Delivery, PermanentFailure, TransientFailure
+from journeys.engine.messages import Rendered
 from journeys.settings import Settings
 
 # TwilioServiceException (RFC 9457 errors, twilio >= 9.10) is not a TwilioRestException subclass.

@@ -26,8 +26,8 @@ import time
 
 import httpx
 
-from channels.base import Delivery, PermanentFailure, TransientFailure
-from journeys.messages import Rendered
+from journeys.channels.base import Delivery, PermanentFailure, TransientFailure
+from journeys.engine.messages import Rendered
 from journeys.settings import Settings
 
 TIMEOUT_S = 10.0

@@ -3,7 +3,7 @@
 JourneysError                 a user's mistake or an unavailable service: one line, no traceback
 ├── DefinitionError           a journey (or its templates) is invalid; carries the `Problem`s
 ├── InputError                a customers/events file or a command-line value is bad
-└── TemplateError             (journeys.templating) a template failed to render for one customer
+└── TemplateError             (journeys.templates) a template failed to render for one customer
 """
 
 from __future__ import annotations

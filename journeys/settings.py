@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     sms_rate: float | None = None
     voice_rate: float | None = None
     webhook_rate: float | None = None
-    # logs of journeys dev, worker and serve (journeys.logs): DEBUG, INFO, WARNING or ERROR; json, console, or
+    # logs of journeys dev, worker and serve (journeys.runtime.logs): DEBUG, INFO, WARNING or ERROR; json, console, or
     # auto (console on a terminal, else JSON lines)
     log_level: str = "INFO"
     log_format: str = "auto"
@@ -56,13 +56,13 @@ class Settings(BaseSettings):
         return getattr(self, f"{channel}_rate")
 
     def signing_secret(self) -> str:
-        from journeys.tokens import load_or_create_secret
+        from journeys.secrets import load_or_create_secret
 
         return self.secret or load_or_create_secret(self.data_dir / "secret")
 
     def encryption_keys(self, create: bool = False) -> str | None:
         """The configured keys, else the data dir's key file (made when `create`); None: payloads in clear."""
-        from journeys.codec import KEY_FILE, load_or_create_key
+        from journeys.runtime.codec import KEY_FILE, load_or_create_key
 
         if self.encryption_key:
             return self.encryption_key

@@ -1,1 +1,1 @@
-"""Temporal workflow code: thin deterministic drivers of `journeys.interpreter` (one workflow class per file)."""
+"""Temporal workflow code: thin deterministic drivers of `journeys.engine.interpreter` (one workflow class per file)."""

@@ -1,4 +1,4 @@
-"""One customer's run of one journey: a thin, deterministic driver of `journeys.interpreter`.
+"""One customer's run of one journey: a thin, deterministic driver of `journeys.engine.interpreter`.
 
 The interpreter decides; this class only performs: activities for every side effect, durable timers for
 waits, an update handler through which events arrive (so `journeys signal` returns once the run has
@@ -17,10 +17,9 @@ from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from journeys import interpreter as engine
-    from journeys.definition import Journey, SendStep
-    from journeys.interpreter import Event, RunState
-    from journeys.runs import (
+    from journeys.engine import interpreter as engine
+    from journeys.engine.interpreter import Event, RunState
+    from journeys.engine.runs import (
         Change,
         MigrateRequest,
         MoveRequest,
@@ -34,7 +33,8 @@ with workflow.unsafe.imports_passed_through():
         StepEntry,
         send_queue,
     )
-    from journeys.templating import TemplateError, literal, render_value, untimed
+    from journeys.format.models import Journey, SendStep
+    from journeys.templates import TemplateError, literal, render_value, untimed
 
 STORE_TIMEOUT = timedelta(seconds=30)
 # A snapshot handed to the run (by enrolment, by its last send) stands in for a store read while this fresh;

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from journeys.interpreter import DOCUMENT_EVENT, Customer, Event
+from journeys.engine.interpreter import DOCUMENT_EVENT, Customer, Event
 from journeys.store.base import StoreBase, utc, utc_now
 from journeys.store.models import CustomerRow, DocumentRow, EventRow
 from journeys.store.records import CustomerRecord, UpsertCounts

@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from journeys.interpreter import Customer, PastRun
-from journeys.runs import Snapshot
+from journeys.engine.interpreter import Customer, PastRun
+from journeys.engine.runs import Snapshot
 from journeys.store.models import MessageRow
 
 MessageStatus = Literal["sending", "sent", "delivered", "failed", "skipped"]

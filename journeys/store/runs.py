@@ -11,8 +11,8 @@ from sqlalchemy import bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from journeys.interpreter import PastRun
-from journeys.runs import Progress
+from journeys.engine.interpreter import PastRun
+from journeys.engine.runs import Progress
 from journeys.store import report
 from journeys.store.base import StoreBase, utc, utc_now
 from journeys.store.errors import UnknownRun, VersionConflict

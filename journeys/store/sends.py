@@ -9,8 +9,8 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from journeys.definition import Limit
-from journeys.interpreter import SentMessage, cap_until
+from journeys.engine.interpreter import SentMessage, cap_until
+from journeys.format.models import Limit
 from journeys.store.base import StoreBase, utc
 from journeys.store.errors import UnknownMessage
 from journeys.store.models import MessageRow

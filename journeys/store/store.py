@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from journeys.runs import LEDGER_DAYS, Snapshot, workflow_id
+from journeys.engine.runs import LEDGER_DAYS, Snapshot, workflow_id
 from journeys.store.base import utc
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate

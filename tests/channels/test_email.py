@@ -20,10 +20,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from channels.base import Delivery, PermanentFailure, TransientFailure
-from channels.email import SmtpChannel, SmtpConfigError
-from journeys import tokens
-from journeys.messages import Rendered, email_html
+from journeys import secrets as tokens
+from journeys.channels.base import Delivery, PermanentFailure, TransientFailure
+from journeys.channels.email import SmtpChannel, SmtpConfigError
+from journeys.engine.messages import Rendered, email_html
 from journeys.settings import Settings
 
 SECRET = "test-secret"

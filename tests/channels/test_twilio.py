@@ -14,11 +14,11 @@ import pytest
 from fake_twilio import FakeTwilio
 from twilio.request_validator import RequestValidator
 
-from channels.base import PermanentFailure, TransientFailure
-from channels.twilio import TwilioChannel, say_language, twiml_for
-from journeys import tokens
-from journeys.definition import Gather
-from journeys.messages import Rendered
+from journeys import secrets as tokens
+from journeys.channels.base import PermanentFailure, TransientFailure
+from journeys.channels.twilio import TwilioChannel, say_language, twiml_for
+from journeys.engine.messages import Rendered
+from journeys.format.models import Gather
 from journeys.settings import Settings
 
 SECRET = "test-secret"

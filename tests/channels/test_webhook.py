@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from channels.base import PermanentFailure, TransientFailure
-from channels.webhook import WebhookChannel
-from journeys.messages import Rendered
+from journeys.channels.base import PermanentFailure, TransientFailure
+from journeys.channels.webhook import WebhookChannel
+from journeys.engine.messages import Rendered
 from journeys.settings import Settings
 
 SECRET = "webhook-test-secret"

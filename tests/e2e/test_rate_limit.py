@@ -11,11 +11,11 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from channels import outbox_only
-from journeys.operations import enroll, publish, settle, signal
+from journeys.channels import outbox_only
+from journeys.runtime.temporal import binary, build_worker
+from journeys.services.operations import enroll, publish, settle, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
-from journeys.temporal import binary, build_worker
 
 JOURNEY = """
 id: blast

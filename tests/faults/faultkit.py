@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from journeys.temporal import binary
+from journeys.runtime.temporal import binary
 
 JOURNEYS = [sys.executable, "-m", "journeys"]
 HOST = "127.0.0.1"

@@ -32,9 +32,9 @@ from faultkit import Journeys, TemporalServer, until, write_customers
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
-from journeys import operations
+from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
-from journeys.interpreter import Event
+from journeys.services import operations
 from journeys.store import Store
 
 pytestmark = pytest.mark.timeout(420)

@@ -24,7 +24,7 @@ import pytest
 from faultkit import Journeys, Post, ReceiverServer, TemporalServer, until, write_customers
 
 from journeys.store import Store
-from workflows.journey import SEND_RETRY, SEND_TIMEOUT
+from journeys.workflows.journey import SEND_RETRY, SEND_TIMEOUT
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -40,20 +40,20 @@ from aiosmtpd.controller import Controller
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from channels import outbox_only
-from channels.base import TransientFailure
-from channels.email import SmtpChannel
-from channels.twilio import TwilioChannel
-from journeys.codec import data_converter, generate_key_entry
-from journeys.messages import Rendered
-from journeys.operations import enroll, publish
-from journeys.runs import RunStatus
+from journeys.channels import outbox_only
+from journeys.channels.base import TransientFailure
+from journeys.channels.email import SmtpChannel
+from journeys.channels.twilio import TwilioChannel
+from journeys.engine.messages import Rendered
+from journeys.engine.runs import RunStatus
+from journeys.runtime.codec import data_converter, generate_key_entry
+from journeys.runtime.temporal import binary, build_worker
+from journeys.services.operations import enroll, publish
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
 from journeys.store.models import MessageRow
-from journeys.temporal import binary, build_worker
+from journeys.workflows.journey import SEND_RETRY
 from tests.channels.fake_twilio import FakeTwilio
-from workflows.journey import SEND_RETRY
 
 HOST = "127.0.0.1"
 SENDER = "Journeys <journeys@example.com>"

@@ -30,7 +30,7 @@ from sqlalchemy import delete
 
 from journeys.cli import main
 from journeys.errors import InputError
-from journeys.importer import ImportReport, import_customers
+from journeys.services.importing import ImportReport, import_customers
 from journeys.store import CustomerRow, Store
 
 JOURNEY = "id: j\nname: J\nsteps:\n  - id: hello\n    send: sms\n    message: {text: 'Hi {{ customer.name }}'}\n"

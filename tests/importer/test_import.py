@@ -20,7 +20,7 @@ from sqlalchemy import delete
 
 from journeys.cli import main
 from journeys.errors import InputError
-from journeys.importer import ImportReport, import_customers
+from journeys.services.importing import ImportReport, import_customers
 from journeys.store import CustomerRecord, CustomerRow, Store
 
 GOOD_AND_BAD = """\

@@ -16,12 +16,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from journeys import operations, tokens
+from journeys import secrets as tokens
 from journeys.errors import JourneysError
-from journeys.inbound import MAX_BODY_BYTES, create_app, inbound_server
+from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
+from journeys.runtime.temporal import TemporalUnavailable, binary, build_worker
+from journeys.services import operations
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, SendReservation, Store
-from journeys.temporal import TemporalUnavailable, binary, build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"

@@ -243,7 +243,7 @@ def test_a_bug_is_still_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatc
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("journeys.schema.journey_schema", broken)
+    monkeypatch.setattr("journeys.format.schema.journey_schema", broken)
     code, out, err = run("schema")
     assert (code, out) == (1, "")
     assert err.splitlines() == [

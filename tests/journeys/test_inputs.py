@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from journeys.errors import InputError
-from journeys.inputs import read_customers, read_events
+from journeys.format.inputs import read_customers, read_events
 
 START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")
 

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from journeys.definition import Journey
 from journeys.errors import JourneysError
-from journeys.journey_map import (
+from journeys.format.journey_map import (
     COMPLETED,
     EXITED,
     HOLDOUT,
@@ -22,8 +21,9 @@ from journeys.journey_map import (
     to_png,
     to_svg,
 )
+from journeys.format.models import Journey
 
-# The complete example of shared/spec/journey-format.md, verbatim.
+# The complete example of docs/format.md, verbatim.
 EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(encoding="utf-8")
 
 NO_DOT_MESSAGE = (

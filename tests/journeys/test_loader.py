@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeys.errors import DefinitionError
-from journeys.loader import load_directory, load_journey, load_message_file, load_or_raise, load_yaml
+from journeys.format.loader import load_directory, load_journey, load_message_file, load_or_raise, load_yaml
 
 HEADER = "id: j\nname: J\nsteps:\n"
 KINDS = "send, wait, wait_for, branch, split, update, goto, end"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from journeys.definition import Message
-from journeys.interpreter import Customer, Send
-from journeys.messages import MessageSource, Rendered, Undeliverable, render_message
-from journeys.templating import TemplateError, TemplateFiles
+from journeys.engine.interpreter import Customer, Send
+from journeys.engine.messages import MessageSource, Rendered, Undeliverable, render_message
+from journeys.format.models import Message
+from journeys.templates import TemplateError, TemplateFiles
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 

@@ -19,15 +19,15 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeys import interpreter as engine
-from journeys.definition import Journey, QuietHours, SendStep, WaitForStep, WaitStep
-from journeys.inputs import PlannedEvent
-from journeys.interpreter import Customer, Event, next_clock, quiet_until
-from journeys.loader import Positions
-from journeys.messages import MessageSource
-from journeys.simulate import SimCustomer, Simulation, simulate
-from journeys.templating import TemplateFiles
-from journeys.validation import check
+from journeys.engine import interpreter as engine
+from journeys.engine.interpreter import Customer, Event, next_clock, quiet_until
+from journeys.engine.messages import MessageSource
+from journeys.format.inputs import PlannedEvent
+from journeys.format.loader import Positions
+from journeys.format.models import Journey, QuietHours, SendStep, WaitForStep, WaitStep
+from journeys.format.validation import check
+from journeys.simulate.inprocess import SimCustomer, Simulation, simulate
+from journeys.templates import TemplateFiles
 
 TEMPLATES = TemplateFiles(Path(__file__).parent / "no-templates")  # inline messages only
 SOURCE = MessageSource(TEMPLATES)

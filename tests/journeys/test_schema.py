@@ -8,13 +8,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from journeys.definition import STEP_KINDS, Journey
-from journeys.schema import journey_schema
+from journeys.format.models import STEP_KINDS, Journey
+from journeys.format.schema import journey_schema
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITIONS = sorted((REPO / "definitions").glob("*.yaml"))
 
-# The complete example of shared/spec/journey-format.md, verbatim.
+# The complete example of docs/format.md, verbatim.
 EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(encoding="utf-8")
 
 

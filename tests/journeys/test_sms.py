@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from journeys.sms import SmsLength, segments
+from journeys.engine.sms import SmsLength, segments
 
 
 def test_segments_empty_text_is_zero_segments() -> None:

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeys import templating
+from journeys import templates as templating
 from journeys.cli import main
-from journeys.interpreter import Customer
-from journeys.templating import MAX_OUTPUT, TemplateError, check_expression, check_template, evaluate, render
+from journeys.engine.interpreter import Customer
+from journeys.templates import MAX_OUTPUT, TemplateError, check_expression, check_template, evaluate, render
 
 BIG = "a" * 100_000  # a customer's attribute as long as a rendered field may be
 PEAK_BYTES = 64_000_000  # what one refused render may allocate at most, with everything Python adds

@@ -5,10 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from journeys.definition import Journey
-from journeys.loader import Positions, load_journey
-from journeys.templating import TemplateFiles
-from journeys.validation import check
+from journeys.format.loader import Positions, load_journey
+from journeys.format.models import Journey
+from journeys.format.validation import check
+from journeys.templates import TemplateFiles
 
 COMPLETE_EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(
     encoding="utf-8"

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from journeys.inputs import read_customers, read_events
-from journeys.loader import load_journey, load_or_raise
-from journeys.messages import MessageSource
-from journeys.simulate import SimCustomer, Simulation, simulate
-from journeys.templating import TemplateFiles
+from journeys.engine.messages import MessageSource
+from journeys.format.inputs import read_customers, read_events
+from journeys.format.loader import load_journey, load_or_raise
+from journeys.simulate.inprocess import SimCustomer, Simulation, simulate
+from journeys.templates import TemplateFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"

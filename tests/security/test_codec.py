@@ -22,8 +22,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from channels import outbox_only
-from journeys.codec import (
+from journeys.channels import outbox_only
+from journeys.runtime.codec import (
     ENCODING,
     KEY_ID,
     EncryptionCodec,
@@ -35,10 +35,10 @@ from journeys.codec import (
     load_or_create_key,
     parse_keys,
 )
-from journeys.operations import enroll, publish, settle, signal
+from journeys.runtime.temporal import binary, build_worker
+from journeys.services.operations import enroll, publish, settle, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
-from journeys.temporal import binary, build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"

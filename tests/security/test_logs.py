@@ -22,11 +22,11 @@ import pytest
 import uvicorn.config
 from aiosmtpd.controller import Controller
 
-from channels import Logged
-from channels.base import Delivery, PermanentFailure, TransientFailure
+from journeys.channels import Logged
+from journeys.channels.base import Delivery, PermanentFailure, TransientFailure
+from journeys.engine.messages import Rendered
 from journeys.errors import JourneysError
-from journeys.logs import OURS, TEMPORAL, configure_logging, get_logger, redact, redact_text
-from journeys.messages import Rendered
+from journeys.runtime.logs import OURS, TEMPORAL, configure_logging, get_logger, redact, redact_text
 from journeys.settings import Settings
 from tests.channels.fake_twilio import FakeTwilio
 from tests.e2e.devserver import JOURNEYS, Dev, free_port
@@ -211,7 +211,7 @@ def test_libraries_that_dump_payloads_or_requests_stay_above_debug(
 ) -> None:
     """At DEBUG the Temporal SDK logs every activation and completion with its payloads (a customer's name in
     clear when payloads are not encrypted), twilio every request, httpx every URL: none of that is enabled."""
-    assert logging.getLogger("journeys.inbound").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("journeys.http.inbound").isEnabledFor(logging.DEBUG)
     assert logging.getLogger("channels").isEnabledFor(logging.DEBUG)
     assert logging.getLogger("uvicorn.error").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("temporalio.worker._activity").isEnabledFor(logging.DEBUG)
@@ -443,7 +443,7 @@ def test_a_full_run_of_journeys_dev_logs_no_email_phone_or_name(tmp_path: Path, 
                 assert httpx.post(f"{inbound}/twilio/sms", data=params, headers=headers).status_code == 200
             forged = {"MessageSid": "SMforged", "From": PEOPLE["c3"][3], "Body": "STOP"}
             assert httpx.post(f"{inbound}/twilio/sms", data=forged).status_code == 403
-            from journeys import tokens
+            from journeys import secrets as tokens
 
             secret = Settings(data_dir=tmp_path).signing_secret()
             token = tokens.sign({"c": "c3", "ch": "email"}, secret)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from journeys.interpreter import Customer, Event, PastRun
-from journeys.runs import Progress
+from journeys.engine.interpreter import Customer, Event, PastRun
+from journeys.engine.runs import Progress
 from journeys.store import CustomerRecord, Store
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)

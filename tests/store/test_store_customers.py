@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from journeys.interpreter import Event
+from journeys.engine.interpreter import Event
 from journeys.store import CustomerRecord, Store, UnknownCustomer, UpsertCounts
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ from threading import Barrier
 
 import pytest
 
-from journeys.interpreter import Event
+from journeys.engine.interpreter import Event
 from journeys.store import CustomerRecord, Store, UnknownCustomer
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from journeys.interpreter import PastRun
-from journeys.runs import Progress, StepEntry
+from journeys.engine.interpreter import PastRun
+from journeys.engine.runs import Progress, StepEntry
 from journeys.store import (
     CustomerRecord,
     GoalConversion,

@@ -6,8 +6,8 @@ from threading import Barrier
 
 import pytest
 
-from journeys.definition import Limit
-from journeys.interpreter import SentMessage
+from journeys.engine.interpreter import SentMessage
+from journeys.format.models import Limit
 from journeys.store import CustomerRecord, SendReservation, Store, UnknownCustomer, UnknownMessage
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)

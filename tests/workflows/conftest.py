@@ -10,11 +10,11 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from channels import outbox_only
-from journeys.codec import data_converter, generate_key_entry
+from journeys.channels import outbox_only
+from journeys.runtime.codec import data_converter, generate_key_entry
+from journeys.runtime.temporal import binary, build_worker
 from journeys.settings import Settings
 from journeys.store import Store
-from journeys.temporal import binary, build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from channels import outbox_only
-from journeys.operations import enroll, publish, signal
+from journeys.channels import outbox_only
+from journeys.runtime.temporal import binary, build_worker
+from journeys.services.operations import enroll, publish, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
-from journeys.temporal import binary, build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = Path(__file__).parent / "histories"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from channels import outbox_only
-from journeys.operations import enroll, publish, settle
+from journeys.channels import outbox_only
+from journeys.runtime.temporal import build_worker
+from journeys.services.operations import enroll, publish, settle
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
-from journeys.temporal import build_worker
 from tests.channels.fake_twilio import FakeTwilio
 
 JOURNEY = """
@@ -35,7 +35,7 @@ steps:
 async def test_unsubscribed_recipient_is_recorded_and_ends_the_run(
     env: WorkflowEnvironment, store: Store, settings: Settings, tmp_path: Path
 ) -> None:
-    from channels.twilio import TwilioChannel
+    from journeys.channels.twilio import TwilioChannel
 
     (tmp_path / "nudges.yaml").write_text(JOURNEY, encoding="utf-8")
     settings = settings.model_copy(update={"definitions": tmp_path, "task_queue": f"t-{uuid.uuid4().hex[:6]}"})

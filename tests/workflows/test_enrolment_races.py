@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from temporalio.client import Client
 
-from journeys import interpreter as engine
-from journeys import operations
-from journeys.operations import cancel, enroll, publish, signal
-from journeys.runs import RunInput
+from journeys.engine import interpreter as engine
+from journeys.engine.runs import RunInput
+from journeys.services import operations
+from journeys.services.operations import cancel, enroll, publish, signal
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.workflows.test_journey_workflow import MODEM_SWAP, sent

@@ -8,8 +8,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.operations import cancel, enroll, publish, settle, signal
-from journeys.runs import RunInput, RunStatus, workflow_id
+from journeys.engine.runs import RunInput, RunStatus, workflow_id
+from journeys.services.operations import cancel, enroll, publish, settle, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
 

@@ -9,9 +9,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.engine.runs import RunInput, workflow_id
 from journeys.errors import JourneysError
-from journeys.operations import enroll, migrate, move, publish, set_paused, settle, signal
-from journeys.runs import RunInput, workflow_id
+from journeys.services.operations import enroll, migrate, move, publish, set_paused, settle, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
 

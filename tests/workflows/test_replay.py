@@ -15,8 +15,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from journeys.temporal import workflow_runner
-from workflows.journey import LOCAL_STORE, JourneyWorkflow
+from journeys.runtime.temporal import workflow_runner
+from journeys.workflows.journey import LOCAL_STORE, JourneyWorkflow
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
 HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))

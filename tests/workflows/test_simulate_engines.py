@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from journeys.inputs import read_customers, read_events
-from journeys.loader import load_or_raise
-from journeys.messages import MessageSource
-from journeys.operations import publish
-from journeys.simulate import simulate
-from journeys.simulate_temporal import simulate_on_temporal
-from journeys.templating import TemplateFiles
+from journeys.engine.messages import MessageSource
+from journeys.format.inputs import read_customers, read_events
+from journeys.format.loader import load_or_raise
+from journeys.services.operations import publish
+from journeys.simulate.inprocess import simulate
+from journeys.simulate.temporal import simulate_on_temporal
+from journeys.templates import TemplateFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"

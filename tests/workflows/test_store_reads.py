@@ -12,8 +12,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from bench.cluster import afternoon_zone
-from journeys.operations import enroll, publish, settle
-from journeys.runs import RunInput, workflow_id
+from journeys.engine.runs import RunInput, workflow_id
+from journeys.services.operations import enroll, publish, settle
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
 from tests.workflows.test_journey_workflow import MODEM_SWAP, customer, sent

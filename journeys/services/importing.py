@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
 from journeys.errors import InputError
-from journeys.inputs import _scalar, csv_records, read_rows, read_text
+from journeys.format.inputs import _scalar, csv_records, read_rows, read_text
 from journeys.store import CustomerRecord, CustomerRow
 
 if TYPE_CHECKING:

@@ -24,14 +24,14 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys import interpreter as engine
-from journeys.definition import Journey
+from journeys.engine import interpreter as engine
+from journeys.engine.interpreter import Customer, Event, PastRun
+from journeys.engine.runs import Change, MigrateRequest, MoveRequest, RunInput, RunStatus, bundle_templates
 from journeys.errors import JourneysError
-from journeys.interpreter import Customer, Event, PastRun
-from journeys.runs import Change, MigrateRequest, MoveRequest, RunInput, RunStatus, bundle_templates
+from journeys.format.models import Journey
 from journeys.settings import Settings
 from journeys.store import RunAuditRow, Store, StoreUnavailable
-from journeys.templating import TemplateFiles
+from journeys.templates import TemplateFiles
 
 PARALLEL = 64  # client calls in flight at once
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
@@ -61,7 +61,7 @@ class Published(BaseModel):
 
 
 def publish(path: Path) -> Published:
-    from journeys.loader import load_or_raise
+    from journeys.format.loader import load_or_raise
 
     journey = load_or_raise(path, TemplateFiles(path.parent / "templates"))
     return Published(
@@ -98,7 +98,7 @@ def _definitions(settings: Settings) -> dict[Path, Journey]:
 @functools.lru_cache(maxsize=256)
 def _valid_journey(path: Path, templates: Path, mtime_ns: int, size: int) -> Journey | None:
     """Loading and validating a definition costs tens of ms: `signal` must not pay it on every call."""
-    from journeys.loader import load_journey
+    from journeys.format.loader import load_journey
 
     journey, problems = load_journey(path, TemplateFiles(templates))
     return None if any(p.severity == "error" for p in problems) else journey

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from journeys import interpreter as engine
-from journeys.definition import Journey
-from journeys.inputs import PlannedEvent
-from journeys.interpreter import Customer, Event, PastRun, RunState
-from journeys.messages import MessageSource, Undeliverable, render_message
-from journeys.templating import TemplateError, literal, render_value
+from journeys.engine import interpreter as engine
+from journeys.engine.interpreter import Customer, Event, PastRun, RunState
+from journeys.engine.messages import MessageSource, Undeliverable, render_message
+from journeys.format.inputs import PlannedEvent
+from journeys.format.models import Journey
+from journeys.templates import TemplateError, literal, render_value
 
 
 class SimStep(BaseModel):

@@ -1,4 +1,4 @@
-"""The `journeys` command (see `shared/spec/cli.md`).
+"""The `journeys` command (the reference is `docs/commands.md`).
 
 Every user mistake ends as one line on stderr and a non-zero exit, never a traceback: `main` catches
 `JourneysError` and click's usage errors around the Typer app.
@@ -22,7 +22,7 @@ from typer.exceptions import TyperException
 
 from journeys.errors import DefinitionError, InputError, JourneysError, TemporalUnavailable
 from journeys.settings import Settings
-from journeys.templating import TemplateFiles
+from journeys.templates import TemplateFiles
 
 app = typer.Typer(
     name="journeys",
@@ -60,7 +60,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="print the problems as JSON")] = False,
 ) -> None:
     """Check definitions and their templates; exit 0 when all are valid."""
-    from journeys.loader import load_journey
+    from journeys.format.loader import load_journey
 
     report = []
     failed = False
@@ -98,7 +98,7 @@ def validate(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the journey format, for editor completion."""
-    from journeys.schema import journey_schema
+    from journeys.format.schema import journey_schema
 
     _print_json(journey_schema())
 
@@ -117,8 +117,8 @@ def render(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file")] = None,
 ) -> None:
     """Draw the journey map."""
-    from journeys import journey_map
-    from journeys.loader import load_or_raise
+    from journeys.format import journey_map
+    from journeys.format.loader import load_or_raise
 
     journey = load_or_raise(file, _templates_for(file))
     if format is MapFormat.png:
@@ -167,18 +167,18 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Run the real journey code in simulated time; nothing is sent."""
-    from journeys.inputs import read_customers, read_events
-    from journeys.loader import load_or_raise
-    from journeys.messages import MessageSource
-    from journeys.simulate import simulate as run_simulation
+    from journeys.engine.messages import MessageSource
+    from journeys.format.inputs import read_customers, read_events
+    from journeys.format.loader import load_or_raise
+    from journeys.simulate.inprocess import simulate as run_simulation
 
     journey = load_or_raise(file, _templates_for(file))
     began = _parse_start(start)
     people = read_customers(customers)
     planned = read_events(events, began, {c.id for c in people}) if events else []
     if engine is Engine.temporal:
-        from journeys.operations import publish
-        from journeys.simulate_temporal import simulate_on_temporal
+        from journeys.services.operations import publish
+        from journeys.simulate.temporal import simulate_on_temporal
 
         published = publish(file)
         result = _run(lambda: simulate_on_temporal(published, people, planned, began, days))
@@ -187,7 +187,7 @@ def simulate(
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
-        from journeys.views import print_simulation
+        from journeys.cli.views import print_simulation
 
         print_simulation(console, result, people, journey)
 
@@ -205,8 +205,8 @@ def _run(coro_factory: Any) -> Any:
 
 async def _runtime(body: Any) -> Any:
     """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`."""
+    from journeys.runtime.temporal import connect, quiet_runtime
     from journeys.store import Store
-    from journeys.temporal import connect, quiet_runtime
 
     quiet_runtime()
     settings = Settings()
@@ -228,7 +228,7 @@ def dev(
     ] = None,
 ) -> None:
     """Start the embedded default: Temporal dev server (persistent), the store and a worker, until Ctrl-C."""
-    from journeys.embedded import run_dev
+    from journeys.runtime.embedded import run_dev
 
     _run(lambda: run_dev(Settings(), port, ui_port, lambda line: console.print(line, highlight=False)))
 
@@ -236,7 +236,7 @@ def dev(
 @app.command()
 def worker() -> None:
     """Run a worker against the configured Temporal server and store (also `python worker.py`)."""
-    from journeys.embedded import run_worker
+    from journeys.runtime.embedded import run_worker
 
     _run(lambda: run_worker(Settings(), lambda line: console.print(line, highlight=False)))
 
@@ -248,7 +248,7 @@ def serve(
     ] = None,
 ) -> None:
     """The inbound HTTP server: provider callbacks, inbound SMS, voice answers, unsubscribe links, until Ctrl-C."""
-    from journeys.embedded import run_serve
+    from journeys.runtime.embedded import run_serve
 
     _run(lambda: run_serve(Settings(), port, lambda line: console.print(line, highlight=False)))
 
@@ -266,7 +266,7 @@ def customers_import(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Import or update customer profiles: bad rows reported with line numbers, good rows kept, idempotent."""
-    from journeys.importer import import_customers
+    from journeys.services.importing import import_customers
     from journeys.store import Store
 
     settings = Settings()
@@ -278,7 +278,7 @@ def customers_import(
     if as_json:
         _print_json(report.model_dump(mode="json"))
     else:
-        from journeys.views import print_import
+        from journeys.cli.views import print_import
 
         print_import(console, errors, report)
     raise typer.Exit(1 if report.rejected else 0)
@@ -292,7 +292,7 @@ def enroll(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Enrol customers (respecting entry rules), idempotently: enrolling twice makes one run."""
-    from journeys import operations
+    from journeys.services import operations
 
     if bool(customer) == all_customers:
         raise InputError("give --customer ID (one or more) or --all")
@@ -306,7 +306,7 @@ def enroll(
     if as_json:
         _print_json({"journey": found.id, "version": found.version, "enrolments": [r.model_dump() for r in results]})
     else:
-        from journeys.views import print_enrolments
+        from journeys.cli.views import print_enrolments
 
         print_enrolments(console, found, results)
 
@@ -331,7 +331,7 @@ def signal(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Record an event and deliver it at once to every live run of the customer; print what each did."""
-    from journeys import operations
+    from journeys.services import operations
 
     values = _data(data)
 
@@ -342,7 +342,7 @@ def signal(
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
-        from journeys.views import print_signal
+        from journeys.cli.views import print_signal
 
         print_signal(console, result)
 
@@ -353,7 +353,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """The customer's runs: journey, version, current step, what it waits for and until when, messages, outcome."""
-    from journeys import operations
+    from journeys.services import operations
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
         return await operations.status(client, store, customer)
@@ -362,7 +362,7 @@ def status(
     if as_json:
         _print_json(result)
     else:
-        from journeys.views import print_status
+        from journeys.cli.views import print_status
 
         print_status(console, result)
 
@@ -374,7 +374,7 @@ def cancel(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """End the customer's live runs with outcome cancelled."""
-    from journeys import operations
+    from journeys.services import operations
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
         return await operations.cancel(client, store, customer, journey)
@@ -395,7 +395,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Per step: how many arrived, are there now, left by each path; outcomes; messages; goal conversion."""
-    from journeys.operations import find_journey
+    from journeys.services.operations import find_journey
     from journeys.store import Store
 
     settings = Settings()
@@ -409,7 +409,7 @@ def report(
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
-        from journeys.views import print_report
+        from journeys.cli.views import print_report
 
         print_report(console, result)
 
@@ -424,7 +424,7 @@ def move(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Move one live run to a step now; recorded with who, when and why."""
-    from journeys import operations
+    from journeys.services import operations
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
         return await operations.move(client, store, customer, journey, to, reason, by)
@@ -457,7 +457,7 @@ def migrate(
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
 ) -> None:
     """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped."""
-    from journeys import operations
+    from journeys.services import operations
 
     mapping = _mapping(map_)
 
@@ -468,7 +468,7 @@ def migrate(
     if as_json:
         _print_json(plan.model_dump(mode="json"))
     else:
-        from journeys.views import print_migration
+        from journeys.cli.views import print_migration
 
         print_migration(console, errors, plan)
     if plan.unmapped or plan.failed:
@@ -476,7 +476,7 @@ def migrate(
 
 
 def _pause(journey: str, paused: bool) -> None:
-    from journeys import operations
+    from journeys.services import operations
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
         return await operations.set_paused(client, store, settings, journey, paused)

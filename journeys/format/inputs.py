@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from journeys.engine.interpreter import Customer, Event
 from journeys.errors import DefinitionError, InputError
-from journeys.interpreter import Customer, Event
-from journeys.loader import load_yaml_records, not_utf8
-from journeys.timeparse import parse_duration
+from journeys.format.loader import load_yaml_records, not_utf8
+from journeys.format.timeparse import parse_duration
 
 PROFILE_FIELDS = ("id", "name", "email", "phone", "locale", "timezone", "tags", "documents")
 MAX_VALUES = 10_000  # values in one record, counting those an alias repeats

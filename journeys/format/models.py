@@ -1,7 +1,7 @@
-"""Pydantic models of the journey definition format (see `shared/spec/journey-format.md`).
+"""Pydantic models of the journey definition format (the reference is `docs/format.md`).
 
 These models hold the *shape* of a journey: types, required keys, allowed values. Rules that need the
-whole journey (references, reachability, loops, expressions, templates) live in `journeys.validation`.
+whole journey (references, reachability, loops, expressions, templates) live in `journeys.format.validation`.
 Durations, clock times and zones are parsed into real types here, once, at load.
 """
 
@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic.json_schema import WithJsonSchema
 
-from journeys.timeparse import (
+from journeys.format.timeparse import (
     CLOCK_PATTERN,
     DURATION_PATTERN,
     format_duration,

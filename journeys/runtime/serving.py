@@ -28,7 +28,7 @@ async def serving(
     """Serve `app` on `host:port` (0: any free port) while the block runs; yields the port it listens on.
 
     A port that cannot be taken, or a server that does not start, raises `error` in one line naming `what`.
-    uvicorn leaves the process's logging alone (`journeys.logs` configures it)."""
+    uvicorn leaves the process's logging alone (`journeys.runtime.logs` configures it)."""
     sock = _listen(host, port, what, error)
     # no access log: inbound paths carry tokens
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", **options)

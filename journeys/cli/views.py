@@ -10,9 +10,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from journeys.definition import Journey
-from journeys.interpreter import Customer
-from journeys.simulate import SimCustomer, Simulation
+from journeys.engine.interpreter import Customer
+from journeys.format.models import Journey
+from journeys.simulate.inprocess import SimCustomer, Simulation
 
 _OUTCOME_STYLE = {
     "completed": "green",

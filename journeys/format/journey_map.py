@@ -13,7 +13,8 @@ from typing import Literal
 
 import graphviz
 
-from journeys.definition import (
+from journeys.errors import JourneysError
+from journeys.format.models import (
     BranchStep,
     EndStep,
     GotoStep,
@@ -26,8 +27,7 @@ from journeys.definition import (
     WaitStep,
     WaitUntil,
 )
-from journeys.errors import JourneysError
-from journeys.timeparse import format_duration
+from journeys.format.timeparse import format_duration
 
 # Keys of the nodes that are not steps; parentheses keep them apart from step ids (slugs).
 START = "(start)"

@@ -3,7 +3,7 @@
 YAML is composed with ruamel.yaml (YAML 1.2 core schema, so `09:00` stays a string) into plain dicts,
 lists and scalars, keeping the position of every key and value in a `Positions` map. Pydantic checks the
 shape; its errors are translated into messages for the people who write journeys, and then
-`journeys.validation` checks the rules that need the whole journey.
+`journeys.format.validation` checks the rules that need the whole journey.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import RoundTripScanner
 
-from journeys import definition
-from journeys.definition import CHANNELS, EVENT_PATTERN, SLUG_PATTERN, STEP_KINDS, Journey, Message
 from journeys.errors import DefinitionError, Problem
-from journeys.templating import TemplateFiles
-from journeys.validation import check, check_message
+from journeys.format import models as definition
+from journeys.format.models import CHANNELS, EVENT_PATTERN, SLUG_PATTERN, STEP_KINDS, Journey, Message
+from journeys.format.validation import check, check_message
+from journeys.templates import TemplateFiles
 
 YamlPath = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from journeys import templating
-from journeys.definition import (
+from journeys import templates as templating
+from journeys.format.models import (
     BranchStep,
     EndStep,
     GotoStep,
@@ -47,7 +47,7 @@ from journeys.definition import (
     WaitStep,
     WaitUntil,
 )
-from journeys.timeparse import is_clock, parse_clock
+from journeys.format.timeparse import is_clock, parse_clock
 
 Outcome = Literal["completed", "exited", "cancelled", "holdout", "failed"]
 Effect = Literal["exited", "advanced", "ignored"]

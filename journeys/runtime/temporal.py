@@ -15,15 +15,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from channels.base import Channel
-from journeys.codec import data_converter
-from journeys.definition import CHANNELS
+from journeys.channels.base import Channel
+from journeys.engine.runs import send_queue
 from journeys.errors import JourneysError, TemporalUnavailable
-from journeys.runs import send_queue
+from journeys.format.models import CHANNELS
+from journeys.runtime.codec import data_converter
 from journeys.settings import Settings
 from journeys.store import Store
 
 ACTIVITY_THREADS = 32
+# What workflow code may import: the pure engine and what it stands on, loaded once rather than per run.
+PURE = ("jinja2", "markupsafe", "journeys.errors", "journeys.format", "journeys.engine", "journeys.templates")
 
 
 def binary(name: str) -> str:
@@ -63,9 +65,9 @@ async def connect(settings: Settings) -> Client:
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with the pure libraries the interpreter uses passed through (loaded once, not per run)."""
+    """The sandbox, with the pure packages the interpreter uses passed through; everything else is sandboxed."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("jinja2", "markupsafe", "journeys")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE)
     )
 
 
@@ -106,10 +108,10 @@ def build_worker(
     `channels` defaults to the configured providers (the outbox where none is configured). A channel with
     a rate (`JOURNEYS_SMS_RATE`, ...) is limited by the Temporal server across all workers: its sends wait
     in their queue, and a run that ends meanwhile cancels a send that has not started."""
-    from activities.channels import ChannelActivities
-    from activities.store import StoreActivities
-    from channels import channels_for
-    from workflows.journey import JourneyWorkflow
+    from journeys.activities.channels import ChannelActivities
+    from journeys.activities.store import StoreActivities
+    from journeys.channels import channels_for
+    from journeys.workflows.journey import JourneyWorkflow
 
     write_bytecode(JourneyWorkflow)
     store_activities = StoreActivities(store)

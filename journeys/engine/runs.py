@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from journeys.definition import Journey, Limit, Message, SendStep
-from journeys.interpreter import Customer, Event, RunState, SentMessage
-from journeys.templating import TemplateFiles, locale_chain
+from journeys.engine.interpreter import Customer, Event, RunState, SentMessage
+from journeys.format.models import Journey, Limit, Message, SendStep
+from journeys.templates import TemplateFiles, locale_chain
 
 LEDGER_DAYS = 35  # how far back a snapshot's send ledger reaches: longer than any sensible cap window
 
@@ -65,7 +65,7 @@ class RunInput(BaseModel):
 
 def bundle_templates(journey: Journey, files: TemplateFiles) -> dict[str, Message]:
     """Every template file the journey's send steps use, in every locale, loaded now (at enrolment)."""
-    from journeys.loader import load_message_file
+    from journeys.format.loader import load_message_file
 
     bundle: dict[str, Message] = {}
     for step in journey.steps:

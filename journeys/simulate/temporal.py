@@ -19,18 +19,18 @@ from pathlib import Path
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
-from channels import outbox_only
-from journeys import interpreter as engine
-from journeys.codec import data_converter, generate_key_entry
-from journeys.inputs import PlannedEvent
-from journeys.interpreter import Customer, Event
-from journeys.operations import Published, _deliver, settle
-from journeys.runs import RunInput, workflow_id
+from journeys.channels import outbox_only
+from journeys.engine import interpreter as engine
+from journeys.engine.interpreter import Customer, Event
+from journeys.engine.runs import RunInput, workflow_id
+from journeys.engine.sms import segments
+from journeys.format.inputs import PlannedEvent
+from journeys.runtime.codec import data_converter, generate_key_entry
+from journeys.runtime.temporal import binary, build_worker
+from journeys.services.operations import Published, _deliver, settle
 from journeys.settings import Settings
-from journeys.simulate import SimCustomer, SimMessage, SimStep, Simulation, Totals
-from journeys.sms import segments
+from journeys.simulate.inprocess import SimCustomer, SimMessage, SimStep, Simulation, Totals
 from journeys.store import CustomerRecord, Store
-from journeys.temporal import binary, build_worker
 
 
 async def simulate_on_temporal(

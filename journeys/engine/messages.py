@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from journeys import templating
-from journeys.definition import Gather, Message
+from journeys import templates as templating
+from journeys.engine.interpreter import Customer, Send
+from journeys.engine.sms import segments
 from journeys.errors import DefinitionError, JourneysError
-from journeys.interpreter import Customer, Send
-from journeys.loader import load_message_file
-from journeys.sms import segments
+from journeys.format.loader import load_message_file
+from journeys.format.models import Gather, Message
 
 
 class Undeliverable(JourneysError):

@@ -8,7 +8,7 @@
     GET  /healthz
 
 Every `/twilio/*` request must carry a valid `X-Twilio-Signature` for `public_url` + its path (the URL Twilio
-was given), else 403 and nothing changes; tokens are `journeys.tokens` signed with the signing secret, else
+was given), else 403 and nothing changes; tokens are `journeys.secrets` signed with the signing secret, else
 403. Events go through `operations.signal`, so live runs take them in at once; their ids derive from the
 provider's ids, so a webhook Twilio retries is one event. When Temporal cannot be reached the consent and the
 event are still recorded in the store (and a warning logged): an opt-out is never lost. Bodies over
@@ -33,11 +33,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
-from journeys import operations, tokens
+from journeys import secrets as tokens
+from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
-from journeys.interpreter import Event
-from journeys.logs import get_logger
-from journeys.serving import serving
+from journeys.runtime.logs import get_logger
+from journeys.runtime.serving import serving
+from journeys.services import operations
 from journeys.settings import Settings
 from journeys.store import Store
 

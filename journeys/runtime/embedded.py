@@ -16,12 +16,12 @@ from contextlib import AsyncExitStack
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.codec import EncryptionCodec, codec_server, data_converter
 from journeys.errors import JourneysError
-from journeys.logs import configure_logging, get_logger
+from journeys.runtime.codec import EncryptionCodec, codec_server, data_converter
+from journeys.runtime.logs import configure_logging, get_logger
+from journeys.runtime.temporal import binary, build_worker, connect
 from journeys.settings import Settings
 from journeys.store import Store
-from journeys.temporal import binary, build_worker, connect
 
 log = get_logger(__name__)
 
@@ -108,7 +108,7 @@ async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
 
 async def run_serve(settings: Settings, port: int | None, say: Callable[[str], None]) -> None:
     """`journeys serve`: the inbound server alone, against the configured store and Temporal (reached on first use)."""
-    from journeys.inbound import inbound_server
+    from journeys.http.inbound import inbound_server
 
     configure_logging(settings)
     store = Store.open(settings.store_url)
@@ -125,7 +125,7 @@ async def _start_inbound(
     stack: AsyncExitStack, settings: Settings, store: Store, client: Client, say: Callable[[str], None]
 ) -> None:
     """`journeys dev` serves the inbound server too; a taken port costs only that server, not the rest."""
-    from journeys.inbound import inbound_server
+    from journeys.http.inbound import inbound_server
 
     async def given() -> Client:
         return client

@@ -215,7 +215,7 @@ async def codec_server(
     codec: PayloadCodec, port: int = 0, origins: Iterable[str] = (UI_ORIGIN,), host: str = "127.0.0.1"
 ) -> AsyncIterator[str]:
     """Serve `codec_app` while the block runs (on loopback: it decrypts for anyone); yields its URL."""
-    from journeys.serving import serving  # uvicorn: imported only by processes that serve
+    from journeys.runtime.serving import serving  # uvicorn: imported only by processes that serve
 
     async with serving(codec_app(codec, origins), host, port, "codec server", EncryptionError) as bound:
         yield f"http://{host}:{bound}"

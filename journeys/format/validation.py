@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from journeys.definition import (
+from journeys.errors import Problem
+from journeys.format.models import (
     BranchStep,
     EndStep,
     GotoStep,
@@ -27,14 +28,13 @@ from journeys.definition import (
     WaitStep,
     WaitUntil,
 )
-from journeys.errors import Problem
-from journeys.templating import TemplateFiles, check_expression, check_template
-from journeys.timeparse import parse_clock
+from journeys.format.timeparse import parse_clock
+from journeys.templates import TemplateFiles, check_expression, check_template
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from journeys.loader import Positions, YamlPath
+    from journeys.format.loader import Positions, YamlPath
 
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
     "email": ("subject", "text", "html"),
@@ -364,7 +364,7 @@ class _Checker:
                 self.template_files(i, step, prefix)
 
     def template_files(self, i: int, step: SendStep, prefix: str) -> None:
-        from journeys.loader import load_message_file  # the loader runs these checks, so it imports this module
+        from journeys.format.loader import load_message_file  # the loader runs these checks, so it imports this module
 
         assert step.template is not None
         name, channel, path = step.template, step.send, ("steps", i, "template")

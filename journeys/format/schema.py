@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from journeys.definition import STEP_KINDS, Journey
+from journeys.format.models import STEP_KINDS, Journey
 
 SCHEMA_ID = "urn:journeys:journey-format:1"
 
