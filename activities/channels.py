@@ -35,7 +35,7 @@ from journeys.engine.messages import Undeliverable, render_message
 from journeys.engine.runs import SendOutcome, SendRequest
 from journeys.store import SendReservation, Store
 from journeys.store.models import MessageRow
-from journeys.templates import TemplateError
+from journeys.templates import TemplateError, time_limit
 from journeys.workflows.journey import SEND_RETRY
 
 QUEUED_TOO_LONG = timedelta(minutes=1)  # both times from the server's clock: no skew between machines
@@ -74,9 +74,10 @@ class ChannelActivities:
         if (row.consent or {}).get(request.channel, {}).get("status") == "opted_out":
             return await asyncio.to_thread(self._unsent, reservation, "skipped", f"opted out of {request.channel}")
         try:
-            rendered = render_message(
-                request.channel, request.message, customer, {**request.context, "customer": customer.context}
-            )
+            with time_limit(time.monotonic):  # here, and only here, a render may be cut by the clock
+                rendered = render_message(
+                    request.channel, request.message, customer, {**request.context, "customer": customer.context}
+                )
         except Undeliverable as exc:
             return await asyncio.to_thread(self._unsent, reservation, "skipped", str(exc))
         except TemplateError as exc:

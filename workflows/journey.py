@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         send_queue,
     )
     from journeys.format.models import Journey, SendStep
-    from journeys.templates import TemplateError, literal, render_value, untimed
+    from journeys.templates import TemplateError, literal, render_value
 
 STORE_TIMEOUT = timedelta(seconds=30)
 # A snapshot handed to the run (by enrolment, by its last send) stands in for a store read while this fresh;
@@ -175,7 +175,7 @@ class JourneyWorkflow:
                 break
             journey = self.input.journey  # a migration may have changed it
             # Jinja2 takes a lock in its caches; evaluation is pure, and bounded by counts, not by the clock
-            with workflow.unsafe.sandbox_unrestricted(), untimed():
+            with workflow.unsafe.sandbox_unrestricted():
                 decision = engine.advance(
                     journey, state, snapshot.customer, self._now(), snapshot.ledger, paused=snapshot.paused
                 )
@@ -319,7 +319,7 @@ class JourneyWorkflow:
         assert self.input is not None and self.state is not None
         context = engine.expression_context(self.input.journey, self.state, snapshot.customer, self._now())
         try:
-            with workflow.unsafe.sandbox_unrestricted(), untimed():
+            with workflow.unsafe.sandbox_unrestricted():
                 values = render_value(command.update.set, context)
         except TemplateError as exc:
             engine.fail(self.state, self._now(), f"step '{command.step}': {exc}")

@@ -21,8 +21,12 @@ and changing data (`.append`, `.update`); on top of it, `_Sandbox`:
 - bounds every render: each string or list a template makes holds at most `MAX_VALUE` characters (checked
   before width filters, repetition, `%`, `str.format`, `replace` and `join` build it, and after `~`, `+` and
   list, tuple and dict literals), one render runs at most `MAX_STEPS` loop iterations, calls and bounded
-  filters, makes at most `MAX_MADE` characters in loops, macros and such operations, takes at most
-  `MAX_SECONDS`, and returns at most `MAX_OUTPUT` characters. Past a bound, a `TemplateError` says which.
+  filters, makes at most `MAX_MADE` characters in loops, macros and such operations, and returns at most
+  `MAX_OUTPUT` characters; inside `time_limit(clock)` it also takes at most `MAX_SECONDS` by that clock.
+  Past a bound, a `TemplateError` says which.
+
+No clock is read here unless a caller hands one in: the interpreter and the workflow render by counts alone,
+so a replay decides as the first run did; the send activity, which may, bounds its renders in time too.
 
 Loops, output inside loops and macros, `~` and literals are counted by rewriting the parsed template
 (`_Guard`), so a template without them renders as fast as before.
@@ -37,7 +41,6 @@ import math
 import re
 import string
 import textwrap
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -112,19 +115,20 @@ class TemplateError(JourneysError):
 class _Budget:
     """What one render may still do; made on first use and kept among the render's variables."""
 
-    __slots__ = ("steps", "made", "depth", "deadline")
+    __slots__ = ("steps", "made", "depth", "clock", "deadline")
 
     def __init__(self) -> None:
         self.steps = MAX_STEPS
         self.made = MAX_MADE
         self.depth = 0
-        self.deadline = time.monotonic() + MAX_SECONDS if _timed.get() else math.inf
+        self.clock = _clock.get()
+        self.deadline = self.clock() + MAX_SECONDS if self.clock is not None else math.inf
 
     def step(self, count: int = 1) -> None:
         self.steps -= count
         if self.steps < 0:
             raise TemplateError(f"the template runs over {MAX_STEPS:,} loop iterations and calls")
-        if time.monotonic() > self.deadline:
+        if self.clock is not None and self.clock() > self.deadline:
             raise TemplateError(f"the template takes over {MAX_SECONDS:g} s to render")
 
     def make(self, size: int) -> None:
@@ -133,18 +137,20 @@ class _Budget:
             raise TemplateError(f"the template makes over {MAX_MADE:,} characters of text")
 
 
-_timed: ContextVar[bool] = ContextVar("journeys_template_timed", default=True)
+Clock = Callable[[], float]
+_clock: ContextVar[Clock | None] = ContextVar("journeys_template_clock", default=None)
 
 
 @contextmanager
-def untimed() -> Iterator[None]:
-    """Renders without the time bound, for code that must decide the same way every time it runs (a
-    workflow replayed on another machine): the step and size bounds, which count, still hold."""
-    token = _timed.set(False)
+def time_limit(clock: Clock) -> Iterator[None]:
+    """Renders in this context (this thread or task) also stop after `MAX_SECONDS` by `clock`. Only code
+    that need not decide the same way every time may pass one (the send activity; never a workflow, whose
+    replay on another machine must decide as the first run did); elsewhere the counting bounds hold alone."""
+    token = _clock.set(clock)
     try:
         yield
     finally:
-        _timed.reset(token)
+        _clock.reset(token)
 
 
 def _budget(context: Context) -> _Budget:
