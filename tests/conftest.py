@@ -1,12 +1,66 @@
-"""Fixtures shared by every test package: a PostgreSQL server for store-backed tests."""
+"""The test lanes, and the fixtures every lane shares.
+
+Every test carries exactly one lane marker, given by the folder it lives in (a module may say the same with
+`pytestmark`; a test outside the lane folders must say it). Collection stops on a test with none or two:
+
+| folder | lane | what the tests need |
+| --- | --- | --- |
+| tests/unit | `unit` | nothing but the code: in-memory or tmp SQLite, fakes on loopback, the CLI in a subprocess |
+| tests/store | `store` | the store on SQLite and on a private PostgreSQL cluster (`postgres_server` below) |
+| tests/temporal | `temporal` | the time-skipping test server, or recorded histories |
+| tests/e2e | `e2e` | the Temporal dev server and `journeys` processes |
+| tests/faults | `fault` | kills, outages and concurrency against real processes |
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from journeys.store.testing import PostgresServer
+
+TESTS = Path(__file__).resolve().parent
+
+LANES = ("unit", "store", "temporal", "e2e", "fault")
+
+FOLDER_LANES = {
+    "unit": "unit",
+    "store": "store",
+    "temporal": "temporal",
+    "e2e": "e2e",
+    "faults": "fault",
+    "journeys": "unit",  # a file another change still holds at its old place; it belongs in tests/unit/journeys
+    "docs": "unit",  # the documents' examples (tests/docs): the CLI in a subprocess
+}
+
+
+def folder_lane(path: Path) -> str | None:
+    """The lane of the folder right under tests/ that holds `path`."""
+    try:
+        top = path.resolve().relative_to(TESTS).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return FOLDER_LANES.get(top)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problems = []
+    for item in items:
+        marked = sorted({mark.name for mark in item.iter_markers() if mark.name in LANES})
+        lane = folder_lane(item.path)
+        if len(marked) > 1:
+            problems.append(f"{item.nodeid}: two lanes ({', '.join(marked)}); a test has exactly one")
+        elif marked and lane and marked[0] != lane:
+            problems.append(f"{item.nodeid}: marked {marked[0]} in the {lane} lane's folder; move it")
+        elif not marked and not lane:
+            problems.append(f"{item.nodeid}: no lane; mark it with one of {', '.join(LANES)} or move it")
+        elif not marked:
+            item.add_marker(lane)
+    if problems:
+        raise pytest.UsageError("tests without exactly one lane marker:\n  " + "\n  ".join(problems))
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from devserver import Dev, free_port
 
-from tests.channels.fake_twilio import FakeTwilio
+from tests.support.devserver import Dev, free_port
+from tests.support.fake_twilio import FakeTwilio
 
 JOURNEY = """
 id: survey-call

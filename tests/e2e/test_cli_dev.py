@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devserver import JOURNEYS, Dev, free_port
+
+from tests.support.devserver import JOURNEYS, Dev, free_port
 
 
 @pytest.fixture

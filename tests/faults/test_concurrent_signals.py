@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import Journeys, TemporalServer, until, write_customers
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
@@ -36,6 +35,7 @@ from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.services import operations
 from journeys.store import Store
+from tests.support.faultkit import Journeys, TemporalServer, until, write_customers
 
 pytestmark = pytest.mark.timeout(420)
 

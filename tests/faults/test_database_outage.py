@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import Journeys, ReceiverServer, TemporalServer, until, write_customers
 
 from journeys.store import Store, StoreUnavailable
 from journeys.store.testing import PostgresServer
+from tests.support.faultkit import Journeys, ReceiverServer, TemporalServer, until, write_customers
 
 pytestmark = pytest.mark.timeout(300)
 

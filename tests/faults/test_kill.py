@@ -21,10 +21,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from faultkit import Journeys, Post, ReceiverServer, TemporalServer, until, write_customers
 
 from journeys.store import Store
 from journeys.workflows.journey import SEND_RETRY, SEND_TIMEOUT
+from tests.support.faultkit import Journeys, Post, ReceiverServer, TemporalServer, until, write_customers
 
 pytestmark = pytest.mark.timeout(300)
 

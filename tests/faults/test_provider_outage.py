@@ -53,7 +53,7 @@ from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
 from journeys.store.models import MessageRow
 from journeys.workflows.journey import SEND_RETRY
-from tests.channels.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio
 
 HOST = "127.0.0.1"
 SENDER = "Journeys <journeys@example.com>"

@@ -1,4 +1,4 @@
-"""Record the histories that `test_replay.py` replays: `python -m tests.workflows.record_histories TAG`.
+"""Record the histories that `test_replay.py` replays: `python -m tests.temporal.record_histories TAG`.
 
 Run it after a deliberate change to the commands the workflow issues, naming it (its `workflow.patched` id;
 or, for a change decided by data the history already holds, such as `carried-snapshots`, a name of its

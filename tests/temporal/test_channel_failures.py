@@ -12,7 +12,7 @@ from journeys.runtime.temporal import build_worker
 from journeys.services.operations import enroll, publish, settle
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
-from tests.channels.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio
 
 JOURNEY = """
 id: nudges

@@ -14,8 +14,8 @@ from journeys.services import operations
 from journeys.services.operations import cancel, enroll, publish, signal
 from journeys.settings import Settings
 from journeys.store import Store
-from tests.workflows.test_journey_workflow import MODEM_SWAP, sent
-from tests.workflows.test_store_reads import awake
+from tests.temporal.test_journey_workflow import MODEM_SWAP, sent
+from tests.temporal.test_store_reads import awake
 
 
 def register(store: Store, cid: str) -> tuple[str, RunInput]:

@@ -16,7 +16,7 @@ from journeys.engine.runs import RunInput, workflow_id
 from journeys.services.operations import enroll, publish, settle
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
-from tests.workflows.test_journey_workflow import MODEM_SWAP, customer, sent
+from tests.temporal.test_journey_workflow import MODEM_SWAP, customer, sent
 
 
 def awake(cid: str) -> CustomerRecord:

@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
-from fake_twilio import FakeTwilio
 from twilio.request_validator import RequestValidator
 
 from journeys import secrets as tokens
@@ -20,6 +19,7 @@ from journeys.channels.twilio import TwilioChannel, say_language, twiml_for
 from journeys.engine.messages import Rendered
 from journeys.format.models import Gather
 from journeys.settings import Settings
+from tests.support.fake_twilio import FakeTwilio
 
 SECRET = "test-secret"
 PUBLIC_URL = "https://journeys.example.com"

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from journeys import cli
 from journeys.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(sys.executable).parent / "journeys"
 START = "2026-11-23T08:00:00+03:30"
 GOOD = """\

@@ -17,7 +17,7 @@ import pytest
 
 from journeys.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFINITIONS = ROOT / "definitions"
 MODEM_SWAP = DEFINITIONS / "modem_swap.yaml"
 SCENARIO = DEFINITIONS / "scenarios" / "modem_swap"

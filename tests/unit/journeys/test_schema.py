@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from journeys.format.models import STEP_KINDS, Journey
 from journeys.format.schema import journey_schema
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFINITIONS = sorted((REPO / "definitions").glob("*.yaml"))
 
 # The complete example of docs/format.md, verbatim.

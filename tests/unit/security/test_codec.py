@@ -40,7 +40,7 @@ from journeys.services.operations import enroll, publish, settle, signal
 from journeys.settings import Settings
 from journeys.store import CustomerRecord, Store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
 EMAIL, PHONE, FIRST, LAST = "parisa@example.com", "+989121234567", "Parisa", "Tehrani"
 PERSONAL = [EMAIL, PHONE, FIRST, LAST]

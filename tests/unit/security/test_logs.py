@@ -28,8 +28,8 @@ from journeys.engine.messages import Rendered
 from journeys.errors import JourneysError
 from journeys.runtime.logs import OURS, TEMPORAL, configure_logging, get_logger, redact, redact_text
 from journeys.settings import Settings
-from tests.channels.fake_twilio import FakeTwilio
-from tests.e2e.devserver import JOURNEYS, Dev, free_port
+from tests.support.devserver import JOURNEYS, Dev, free_port
+from tests.support.fake_twilio import FakeTwilio
 
 # --- the redaction processor --------------------------------------------------------------------------
 
