@@ -4,7 +4,6 @@ callback and the pressed digits back to the inbound server, and the run advances
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from aiosmtpd.controller import Controller
 
 from tests.support.devserver import Dev, free_port
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.polling import until
 
 JOURNEY = """
 id: survey-call
@@ -52,14 +52,6 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
     controller.stop()
 
 
-def _until(check: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
-
-
 def test_email_sms_and_voice_go_out_and_pressed_digits_move_the_run(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:
     mailbox, smtp_port = smtp
     definitions = tmp_path / "definitions"
@@ -89,7 +81,7 @@ def test_email_sms_and_voice_go_out_and_pressed_digits_move_the_run(tmp_path: Pa
             (enrolment,) = dev.json("enroll", "survey-call", "--customer", "c1")["enrolments"]
             assert enrolment["status"] == "started"
 
-            _until(lambda: len(twilio.calls) == 1)
+            until(lambda: len(twilio.calls) == 1, 30, "the voice call")
             assert len(mailbox.envelopes) == 1 and len(twilio.messages) == 1
             (sms,) = twilio.messages
             twilio.post_status(sms.sid, "delivered")
@@ -99,7 +91,7 @@ def test_email_sms_and_voice_go_out_and_pressed_digits_move_the_run(tmp_path: Pa
             def ended() -> bool:
                 return dev.json("status", "c1")["runs"][0]["outcome"] == "completed"
 
-            _until(ended)
+            until(ended, 30, "the run to complete", seen=lambda: dev.json("status", "c1")["runs"])
             run = dev.json("status", "c1")["runs"][0]
             assert run["end_label"] == "happy"
             statuses = {m["channel"]: m["status"] for m in run["messages"]}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.devserver import JOURNEYS, Dev, free_port
+from tests.support.polling import until
 
 
 @pytest.fixture
@@ -61,11 +61,7 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
 
     cancelled = dev.json("cancel", "c1")
     assert [r["effect"] for r in cancelled["runs"]] == ["cancelled"]
-    for _ in range(50):
-        if dev.json("status", "c1")["runs"][0]["outcome"] == "cancelled":
-            break
-        time.sleep(0.1)
-    assert dev.json("status", "c1")["runs"][0]["outcome"] == "cancelled"
+    until(lambda: dev.json("status", "c1")["runs"][0]["outcome"] == "cancelled", 10, "the run to be cancelled")
 
 
 def test_state_survives_a_restart_of_journeys_dev(dev: Dev, tmp_path: Path) -> None:

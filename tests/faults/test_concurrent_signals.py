@@ -35,7 +35,8 @@ from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.services import operations
 from journeys.store import Store
-from tests.support.faultkit import Journeys, TemporalServer, until, write_customers
+from tests.support.faultkit import Journeys, TemporalServer, write_customers
+from tests.support.polling import until
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -31,7 +31,8 @@ import pytest
 
 from journeys.store import Store, StoreUnavailable
 from journeys.store.testing import PostgresServer
-from tests.support.faultkit import Journeys, ReceiverServer, TemporalServer, until, write_customers
+from tests.support.faultkit import Journeys, ReceiverServer, TemporalServer, write_customers
+from tests.support.polling import until
 
 pytestmark = pytest.mark.timeout(300)
 

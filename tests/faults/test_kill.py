@@ -24,7 +24,8 @@ import pytest
 
 from journeys.store import Store
 from journeys.workflows.journey import SEND_RETRY, SEND_TIMEOUT
-from tests.support.faultkit import Journeys, Post, ReceiverServer, TemporalServer, until, write_customers
+from tests.support.faultkit import Journeys, Post, ReceiverServer, TemporalServer, write_customers
+from tests.support.polling import until
 
 pytestmark = pytest.mark.timeout(300)
 

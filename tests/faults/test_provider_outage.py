@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -54,10 +54,10 @@ from journeys.store import CustomerRecord, Store
 from journeys.store.models import MessageRow
 from journeys.workflows.journey import SEND_RETRY
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.polling import eventually
 
 HOST = "127.0.0.1"
 SENDER = "Journeys <journeys@example.com>"
-T = TypeVar("T")
 pytestmark = pytest.mark.timeout(60)  # each test that needs longer says so
 
 
@@ -185,17 +185,6 @@ async def start(client: Client, store: Store, settings: Settings, journey: str, 
     enrolments = await enroll(client, store, settings, publish(path), customers)
     assert [e.status for e in enrolments] == ["started"] * len(customers)
     return [e.workflow_id for e in enrolments]
-
-
-async def until(check: Callable[[], T], timeout: float, what: str, seen: Callable[[], object] = str) -> T:
-    """Poll `check` (without blocking the loop the workers run on) until it is truthy; on timeout say what
-    was `seen`."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; seen: {seen()}")
-        await asyncio.sleep(0.05)
-    return value
 
 
 def not_sent(rows: list[MessageRow]) -> list[MessageRow]:
@@ -331,7 +320,7 @@ async def test_email_sent_after_smtp_server_recovers(
         down = time.monotonic()
         runs = await start(dev_env.client, store, settings, WELCOME, everyone)
         # three attempts refused for everyone (at about 0, 2 and 6 s: SEND_RETRY's backoff), then it comes back
-        await until(
+        await eventually(
             lambda: all(len(not_sent(store.messages_of(c))) >= 3 for c in everyone),
             90,
             "3 refusals each",
@@ -402,9 +391,9 @@ async def test_sms_sent_after_twilio_recovers_from_500s_then_429s(
         async with build_worker(dev_env.client, settings, store, {**outbox_only(), "sms": twilio_channel(fake)}):
             runs = await start(dev_env.client, store, settings, TEXT, everyone)
             down = time.monotonic()
-            await until(answers(500), 90, "two 500s for every number", seen)
+            await eventually(answers(500), 90, "two 500s for every number", seen)
             fake.outage(20429)  # ... then throttles every request ...
-            await until(answers(429), 90, "two 429s for every number", seen)
+            await eventually(answers(429), 90, "two 429s for every number", seen)
             fake.outage(None)  # ... then is back
             outage = time.monotonic() - down
             statuses = [await result(dev_env.client, run) for run in runs]

@@ -16,18 +16,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from journeys.runtime.temporal import binary
+from tests.support.polling import until
 
 JOURNEYS = [sys.executable, "-m", "journeys"]
 HOST = "127.0.0.1"
 WEBHOOK_SECRET = "faults-webhook-secret"
-T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -42,18 +41,6 @@ def accepts(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def until(check: Callable[[], T], timeout: float, what: str, every: float = 0.1) -> T:
-    """Poll `check` until it returns something truthy; AssertionError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 def _kill(process: subprocess.Popen[Any] | None) -> None:

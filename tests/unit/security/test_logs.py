@@ -30,6 +30,7 @@ from journeys.runtime.logs import OURS, TEMPORAL, configure_logging, get_logger,
 from journeys.settings import Settings
 from tests.support.devserver import JOURNEYS, Dev, free_port
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.polling import until
 
 # --- the redaction processor --------------------------------------------------------------------------
 
@@ -356,16 +357,8 @@ class LoggedDev(Dev):
             self.process = subprocess.Popen(
                 [*JOURNEYS, "dev", "--ui-port", str(self.ui_port)], env=self.env, cwd=self.cwd, stdout=out, stderr=err
             )
-        until(lambda: "ready" in self.out.read_text() or self.process.poll() is not None, 90)
+        until(lambda: "ready" in self.out.read_text() or self.process.poll() is not None, 90, "journeys dev")
         assert self.process.poll() is None, self.out.read_text() + self.err.read_text()
-
-
-def until(check: Callable[[], object], timeout: float = 60.0, what: Callable[[], object] = lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out: {what()}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -429,7 +422,12 @@ def test_a_full_run_of_journeys_dev_logs_no_email_phone_or_name(tmp_path: Path, 
                 ("c4", "sms"): "failed",
                 ("c5", "sms"): "sent",
             }
-            until(lambda: statuses() == expected, 90, lambda: (statuses(), errors_seen, dev.err.read_text()[-3000:]))
+            until(
+                lambda: statuses() == expected,
+                90,
+                "every message to reach its status",
+                seen=lambda: (statuses(), errors_seen, dev.err.read_text()[-3000:]),
+            )
             assert sorted(mailbox.accepted) == sorted(PEOPLE[c][1] for c in PEOPLE if c != "c2")
 
             # inbound: a status callback, a reply quoting name and address, a STOP, an unsubscribe, a forgery
