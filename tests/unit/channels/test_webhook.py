@@ -31,10 +31,12 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A loopback HTTP server whose path says how it answers: /ok, /fail (500), /missing (404), /slow, /busy."""
+    """A loopback HTTP server whose path says how it answers: /ok, /fail (500), /missing (404), /busy (429),
+    /slow (not before the test is over)."""
 
     url: str
     requests: list[Received] = field(default_factory=list)
+    over: threading.Event = field(default_factory=threading.Event)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         self.receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
         if self.path == "/slow":
-            time.sleep(2)
+            self.receiver.over.wait(timeout=30)
         status = {"/ok": 200, "/accepted": 202, "/fail": 500, "/missing": 404, "/busy": 429}.get(self.path, 200)
         self.send_response(status)
         if self.path == "/ok":
@@ -68,6 +70,7 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield found
+    found.over.set()
     server.shutdown()
     server.server_close()
 
