@@ -30,9 +30,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from journeys.channels.base import Channel, Delivery, PermanentFailure, TransientFailure
-from journeys.engine.interpreter import Event
 from journeys.engine.messages import Undeliverable, render_message
 from journeys.engine.runs import SendOutcome, SendRequest
+from journeys.format.customers import Event
 from journeys.store import SendReservation, Store
 from journeys.store.models import MessageRow
 from journeys.templates import TemplateError, time_limit

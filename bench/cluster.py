@@ -24,11 +24,12 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from bench.baseline import bare_worker
+from journeys.format.customers import Profile
 from journeys.runtime.codec import data_converter
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import Published, publish
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, MessageRow, Store
+from journeys.store import MessageRow, Store
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
 JOURNEY = DEFINITIONS / "modem_swap.yaml"
@@ -44,7 +45,7 @@ class Cluster:
     def add_customers(self, ids: Iterable[str]) -> None:
         zone = afternoon_zone()
         self.store.upsert_customers(
-            CustomerRecord(
+            Profile(
                 id=cid,
                 name=f"Customer {cid}",
                 email=f"{cid}@example.com",

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.report import Figure
-from journeys.engine.interpreter import Customer, Event, Send
+from journeys.engine.interpreter import Send
 from journeys.engine.messages import MessageSource, render_message
+from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
 from journeys.format.loader import load_or_raise
 from journeys.services.operations import publish

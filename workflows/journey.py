@@ -18,7 +18,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from journeys.engine import interpreter as engine
-    from journeys.engine.interpreter import Event, RunState
+    from journeys.engine.interpreter import RunState
     from journeys.engine.runs import (
         Change,
         MigrateRequest,
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         StepEntry,
         send_queue,
     )
+    from journeys.format.customers import Event
     from journeys.format.models import Journey, SendStep
     from journeys.templates import TemplateError, literal, render_value
 

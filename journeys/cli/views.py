@@ -10,7 +10,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from journeys.engine.interpreter import Customer
+from journeys.format.customers import Customer
 from journeys.format.models import Journey
 from journeys.simulate.inprocess import SimCustomer, Simulation
 

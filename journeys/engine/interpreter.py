@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta, timezone
-from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from journeys import templates as templating
+from journeys.format.customers import Customer, Event
 from journeys.format.models import (
     BranchStep,
     EndStep,
@@ -57,69 +57,6 @@ MAX_BURST = 500  # steps entered without the run ever waiting: past it the run f
 
 
 # --- inputs ---------------------------------------------------------------------------------------
-
-
-class Event(BaseModel):
-    """Something that happened to a customer: on their timeline, and delivered to their live runs."""
-
-    id: str
-    name: str
-    data: dict[str, Any] = Field(default_factory=dict)
-    at: datetime
-
-    def context(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "data": self.data, "at": self.at}
-
-
-class Customer(BaseModel):
-    """What a journey may know of a customer: the profile, their documents and the last event of each name."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
-    documents: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    events: dict[str, Event] = Field(default_factory=dict)
-
-    def zone(self, fallback: ZoneInfo) -> ZoneInfo:
-        if self.timezone:
-            try:
-                return ZoneInfo(self.timezone)
-            except (KeyError, ValueError, OSError):  # OSError: a folder such as 'Asia', a name too long
-                return fallback
-        return fallback
-
-    @cached_property
-    def context(self) -> dict[str, Any]:
-        """The `customer` of templates and expressions."""
-        data = self.model_dump(exclude={"events"})
-        data["events"] = {name: event.context() for name, event in self.events.items()}
-        return data
-
-    def with_event(self, event: Event) -> Customer:
-        """The customer after `event` is on their timeline; a `document_uploaded` with a `kind` records it."""
-        events = dict(self.events)
-        if event.name not in events or events[event.name].at <= event.at:
-            events[event.name] = event
-        documents = self.documents
-        kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
-        if isinstance(kind, str) and kind:
-            documents = {**documents, kind: {**event.data, "at": event.at.isoformat(), "event_id": event.id}}
-        return self.replace(events=events, documents=documents)
-
-    def replace(self, **changes: Any) -> Customer:
-        """A changed copy (not `model_copy`, which would carry the cached `context` over)."""
-        fields = {name: getattr(self, name) for name in type(self).model_fields}
-        return type(self).model_construct(**{**fields, **changes})
-
-
-DOCUMENT_EVENT = "document_uploaded"
 
 
 class SentMessage(BaseModel):

@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from journeys import templates as templating
-from journeys.engine.interpreter import Customer, Send
+from journeys.engine.interpreter import Send
 from journeys.engine.sms import segments
 from journeys.errors import DefinitionError, JourneysError
+from journeys.format.customers import Customer
 from journeys.format.loader import load_message_file
 from journeys.format.models import Gather, Message
 

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from journeys.engine.interpreter import Customer, Event, RunState, SentMessage
+from journeys.engine.interpreter import RunState, SentMessage
+from journeys.format.customers import Customer, Event
 from journeys.format.models import Journey, Limit, Message, SendStep
 from journeys.templates import TemplateFiles, locale_chain
 

@@ -21,12 +21,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from journeys.engine.interpreter import Customer, Event
 from journeys.errors import DefinitionError, InputError
+from journeys.format.customers import PROFILE_KEYS, Customer, Event
 from journeys.format.loader import load_yaml_records, not_utf8
 from journeys.format.timeparse import parse_duration
 
-PROFILE_FIELDS = ("id", "name", "email", "phone", "locale", "timezone", "tags", "documents")
+ROW_KEYS = frozenset((*PROFILE_KEYS, "documents"))  # a row's other keys are attributes
 MAX_VALUES = 10_000  # values in one record, counting those an alias repeats
 MAX_NESTING = 20
 MAX_DIGITS = 4_300  # Python's own limit for turning text into a number
@@ -306,9 +306,9 @@ def customer_from_row(data: dict[str, Any], where: str) -> Customer:
     nested = data.get("attributes")
     if nested is not None and not isinstance(nested, dict):
         raise InputError(f"{where}: attributes: expected a mapping, got {_kind(nested)}")
-    attributes = {k: _scalar(v) for k, v in data.items() if k not in PROFILE_FIELDS and k != "attributes"}
+    attributes = {k: _scalar(v) for k, v in data.items() if k not in ROW_KEYS}
     attributes = {**(nested or {}), **attributes}
-    profile = {k: data[k] for k in PROFILE_FIELDS if k in data}
+    profile = {k: data[k] for k in ROW_KEYS - {"attributes"} if k in data}
     profile["id"] = customer_id
     for key in ("phone", "name", "email", "locale", "timezone"):
         if key in profile and profile[key] is not None:

@@ -34,8 +34,8 @@ from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
 from journeys import secrets as tokens
-from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
+from journeys.format.customers import Event
 from journeys.runtime.logs import get_logger
 from journeys.runtime.serving import serving
 from journeys.services import operations

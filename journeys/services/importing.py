@@ -27,8 +27,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
 from journeys.errors import InputError
+from journeys.format.customers import PROFILE_KEYS, Profile
 from journeys.format.inputs import _scalar, csv_records, read_rows, read_text
-from journeys.store import CustomerRecord, CustomerRow
+from journeys.store import CustomerRow
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,8 +41,7 @@ MAX_FIELD = 10_000  # characters in one value
 MAX_ID = 255
 MAX_NESTING = 20  # depth of a YAML/JSON attribute value
 MAX_NODES = 10_000  # values inside one YAML/JSON attribute value (aliases can multiply them)
-PROFILE = ("id", "name", "email", "phone", "locale", "timezone", "tags")
-KNOWN_KEYS = frozenset((*PROFILE, "country", "attributes"))  # matched whatever their case
+KNOWN_KEYS = frozenset((*PROFILE_KEYS, "country"))  # matched whatever their case
 _LIST_SPLIT = re.compile(r"[;|,]")
 _BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and lone surrogates: neither database takes them
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -117,7 +117,7 @@ class _Importer:
         self.store = store
         self.region = region
         self.counts = ImportReport(file=file)
-        self.chunk: list[tuple[int, CustomerRecord]] = []
+        self.chunk: list[tuple[int, Profile]] = []
         self.pending = 0  # rows read since the last flush, for the progress bar
         self.first_line: dict[str, int] = {}  # id → line of its first row, good or bad
         self.accepted: set[str] = set()
@@ -298,8 +298,8 @@ def _id_of(data: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> CustomerRecord | None:
-    """The row as a `CustomerRecord`, or None with a `field: message` in `problems` for each bad field."""
+def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> Profile | None:
+    """The row as a `Profile`, or None with a `field: message` in `problems` for each bad field."""
     values: dict[str, Any] = {}
 
     def check(name: str, validate: Callable[[], Any]) -> None:
@@ -327,7 +327,7 @@ def _record(data: dict[str, Any], region: str | None, problems: list[str], *, co
     check("attributes", lambda: _attributes(data, coerce))
     if problems:
         return None
-    return CustomerRecord(**values)
+    return Profile(**values)
 
 
 def _text(name: str, value: Any) -> str:
@@ -462,7 +462,7 @@ def _attributes(data: dict[str, Any], coerce: bool) -> dict[str, Any]:
     nested = data.get("attributes")
     if nested is not None and not isinstance(nested, dict):
         raise _Bad("attributes", "expected a mapping (in a CSV file, give each attribute its own column)")
-    merged = {**(nested or {}), **{k: v for k, v in data.items() if k not in PROFILE and k != "attributes"}}
+    merged = {**(nested or {}), **{k: v for k, v in data.items() if k not in PROFILE_KEYS}}
     budget = [MAX_NODES]
     if coerce:
         merged = {key: _scalar(value) for key, value in merged.items()}

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from journeys.engine import interpreter as engine
-from journeys.engine.interpreter import Customer, Event, PastRun, RunState
+from journeys.engine.interpreter import PastRun, RunState
 from journeys.engine.messages import MessageSource, Undeliverable, render_message
+from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
 from journeys.format.models import Journey
 from journeys.templates import TemplateError, literal, render_value

@@ -21,16 +21,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
 from journeys.engine import interpreter as engine
-from journeys.engine.interpreter import Customer, Event
 from journeys.engine.runs import RunInput, workflow_id
 from journeys.engine.sms import segments
+from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
 from journeys.runtime.codec import data_converter, generate_key_entry
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import Published, _deliver, settle
 from journeys.settings import Settings
 from journeys.simulate.inprocess import SimCustomer, SimMessage, SimStep, Simulation, Totals
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 
 
 async def simulate_on_temporal(
@@ -71,7 +71,7 @@ class _Simulation:
 
     async def run(self, customers: list[Customer], events: Iterable[PlannedEvent]) -> Simulation:
         self.offset = self.start - await self.env.get_current_time()
-        self.store.upsert_customers([_record(c) for c in customers])
+        self.store.upsert_customers([c.profile for c in customers])
         planned = sorted(events, key=lambda p: p.event.at)
         for p in planned:
             if p.event.at < self.start:
@@ -193,16 +193,3 @@ class _Simulation:
 
     def _offset(self, at: datetime) -> int:
         return int((at - self.start).total_seconds())
-
-
-def _record(customer: Customer) -> CustomerRecord:
-    return CustomerRecord(
-        id=customer.id,
-        name=customer.name,
-        email=customer.email,
-        phone=customer.phone,
-        locale=customer.locale,
-        timezone=customer.timezone,
-        attributes=customer.attributes,
-        tags=customer.tags,
-    )

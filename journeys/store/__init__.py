@@ -25,12 +25,11 @@ from journeys.store.models import (
     RunRow,
     StepLogRow,
 )
-from journeys.store.records import CustomerRecord, MessageStatus, Reservation, SendReservation, UpsertCounts
+from journeys.store.records import MessageStatus, Reservation, SendReservation, UpsertCounts
 from journeys.store.report import GoalConversion, JourneyReport, MessageCount, OutcomeCount, StepReport, Transition
 from journeys.store.store import Store
 
 __all__ = [
-    "CustomerRecord",
     "CustomerRow",
     "DocumentRow",
     "EventRow",

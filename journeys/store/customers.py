@@ -11,13 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from journeys.engine.interpreter import DOCUMENT_EVENT, Customer, Event
+from journeys.format.customers import DOCUMENT_EVENT, PROFILE_FIELDS, PROFILE_KEYS, Customer, Event, Profile
 from journeys.store.base import StoreBase, utc, utc_now
 from journeys.store.models import CustomerRow, DocumentRow, EventRow
-from journeys.store.records import CustomerRecord, UpsertCounts
+from journeys.store.records import UpsertCounts
 
 CHUNK = 1000  # customers per import transaction
-PROFILE_FIELDS = ("name", "email", "phone", "locale", "timezone", "attributes", "tags")
 
 
 # A snapshot's reads, composed once: building them (the window subquery above all) cost more than running them.
@@ -37,7 +36,7 @@ _LATEST_EVENTS = select(aliased(EventRow, _latest)).where(_latest.c.rank == 1)  
 
 
 class CustomerMethods(StoreBase):
-    def upsert_customers(self, records: Iterable[CustomerRecord], at: datetime | None = None) -> UpsertCounts:
+    def upsert_customers(self, records: Iterable[Profile], at: datetime | None = None) -> UpsertCounts:
         """Create or replace profiles, a chunk of rows per transaction; consent and history are kept.
 
         A record replaces every profile field of its customer (a missing email clears it); a customer id
@@ -50,7 +49,7 @@ class CustomerMethods(StoreBase):
             created, updated, unchanged = created + c, updated + u, unchanged + n
         return UpsertCounts(created=created, updated=updated, unchanged=unchanged)
 
-    def _upsert_chunk(self, records: list[CustomerRecord], at: datetime) -> tuple[int, int, int]:
+    def _upsert_chunk(self, records: list[Profile], at: datetime) -> tuple[int, int, int]:
         table = CustomerRow.__table__  # type: ignore[attr-defined]
         with self._session(write=True) as session:
             ids = [r.id for r in records]
@@ -94,14 +93,7 @@ class CustomerMethods(StoreBase):
         documents = session.exec(_DOCUMENTS, params=params).all()
         events = session.exec(_LATEST_EVENTS, params=params).all()
         return row, Customer(
-            id=row.id,
-            name=row.name,
-            email=row.email,
-            phone=row.phone,
-            locale=row.locale,
-            timezone=row.timezone,
-            attributes=row.attributes,
-            tags=row.tags,
+            **{name: getattr(row, name) for name in PROFILE_KEYS},
             documents={d.kind: {**d.data, "at": d.at.isoformat(), "event_id": d.event_id} for d in documents},
             events={e.name: Event(id=e.id, name=e.name, data=e.data, at=utc(e.at)) for e in events},
         )
@@ -195,8 +187,8 @@ class CustomerMethods(StoreBase):
         return [Event(id=r.id, name=r.name, data=r.data, at=utc(r.at)) for r in rows]
 
 
-def _chunks(records: Iterable[CustomerRecord], size: int) -> Iterator[list[CustomerRecord]]:
-    chunk: list[CustomerRecord] = []
+def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
+    chunk: list[Profile] = []
     for record in records:
         chunk.append(record)
         if len(chunk) == size:

@@ -1,4 +1,4 @@
-"""What goes into the store and what comes back besides rows: imports, send reservations, counts."""
+"""What goes into the store and what comes back besides rows: send reservations, registrations, counts."""
 
 from __future__ import annotations
 
@@ -7,28 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from journeys.engine.interpreter import Customer, PastRun
+from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import Snapshot
+from journeys.format.customers import Customer
 from journeys.store.models import MessageRow
 
 MessageStatus = Literal["sending", "sent", "delivered", "failed", "skipped"]
-
-
-class CustomerRecord(BaseModel):
-    """One customer's profile as imported: it replaces the stored profile fields wholesale."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1)
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
+from journeys.format.customers import Profile
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import enroll, publish, settle, signal
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 
 JOURNEY = """
 id: blast
@@ -44,7 +45,7 @@ def _blast(tmp_path: Path, sms_rate: float, customers: int) -> tuple[Settings, S
     )
     store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
     ids = [f"c{n}" for n in range(customers)]
-    store.upsert_customers([CustomerRecord(id=c, name=c, phone=f"+1555000000{n}") for n, c in enumerate(ids)])
+    store.upsert_customers([Profile(id=c, name=c, phone=f"+1555000000{n}") for n, c in enumerate(ids)])
     return settings, store, ids
 
 

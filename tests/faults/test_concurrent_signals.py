@@ -31,8 +31,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
-from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
+from journeys.format.customers import Event
 from journeys.services import operations
 from journeys.store import Store
 from tests.support.faultkit import Journeys, TemporalServer, write_customers

@@ -252,11 +252,11 @@ def test_a_store_opened_before_the_outage_answers_at_once_after_it(pg: PostgresS
     """The engine's pooled connections all die with the server. Nobody uses the store during a first outage:
     the first call after the restart must not fail on a dead pooled connection (the pool pings it first). In a
     second outage a call fails with the store's own one-line error, and the next call after the restart works."""
-    from journeys.store import CustomerRecord
+    from journeys.store import Profile
 
     store = Store.open(pg.create_database())
     try:
-        store.upsert_customers([CustomerRecord(id=f"p{n}", name=f"P {n}", email=f"p{n}@example.com") for n in range(3)])
+        store.upsert_customers([Profile(id=f"p{n}", name=f"P {n}", email=f"p{n}@example.com") for n in range(3)])
         _hold_connections(store, 3)  # several connections in the pool, all of them about to die
         pg.halt("immediate")
         pg.resume()

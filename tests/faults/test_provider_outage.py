@@ -46,11 +46,12 @@ from journeys.channels.email import SmtpChannel
 from journeys.channels.twilio import TwilioChannel
 from journeys.engine.messages import Rendered
 from journeys.engine.runs import RunStatus
+from journeys.format.customers import Profile
 from journeys.runtime.codec import data_converter, generate_key_entry
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import enroll, publish
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 from journeys.store.models import MessageRow
 from journeys.workflows.journey import SEND_RETRY
 from tests.support.fake_twilio import FakeTwilio
@@ -307,8 +308,8 @@ async def test_email_sent_after_smtp_server_recovers(
     email, and the address the server refuses for good (550) is refused once, not retried."""
     customers = [f"c{n}" for n in range(1, 6)]
     store.upsert_customers(
-        [CustomerRecord(id=c, name=f"Customer {c}", email=f"{c}@example.com") for c in ["c0", *customers]]
-        + [CustomerRecord(id="gone", name="Gone", email="nobody@example.com")]  # refused for good (550)
+        [Profile(id=c, name=f"Customer {c}", email=f"{c}@example.com") for c in ["c0", *customers]]
+        + [Profile(id="gone", name="Gone", email="nobody@example.com")]  # refused for good (550)
     )
     everyone = [*customers, "gone"]
     channel = smtp.channel()
@@ -371,8 +372,8 @@ async def test_sms_sent_after_twilio_recovers_from_500s_then_429s(
     phones = {f"c{n}": f"+98912100000{n}" for n in range(1, 5)}
     invalid = "+15005550001"  # Twilio's 21211 once it is back: permanent
     store.upsert_customers(
-        [CustomerRecord(id=c, name=f"Customer {c}", phone=p) for c, p in phones.items()]
-        + [CustomerRecord(id="bad", name="Bad number", phone=invalid)]
+        [Profile(id=c, name=f"Customer {c}", phone=p) for c, p in phones.items()]
+        + [Profile(id="bad", name="Bad number", phone=invalid)]
     )
     everyone = [*phones, "bad"]
     numbers = [*phones.values(), invalid]
@@ -459,7 +460,7 @@ async def test_email_refused_into_quiet_hours_goes_out_when_they_end_not_at_reco
     quiet_start = (t0 + timedelta(minutes=10)).replace(second=0, microsecond=0)  # 9 to 10 minutes from now
     quiet_end = quiet_start + timedelta(hours=2)
     journey = receipt_journey(f'quiet_hours: {{start: "{clock(quiet_start)}", end: "{clock(quiet_end)}"}}')
-    store.upsert_customers([CustomerRecord(id="c1", name="Sara", email="sara@example.com")])
+    store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com")])
     async with build_worker(env.client, settings, store, {**outbox_only(), "email": smtp.channel()}):
         (run,) = await start(env.client, store, settings, journey, ["c1"])  # decided before quiet hours: SMTP down
         await env.sleep(timedelta(minutes=30))  # the outage runs on into quiet hours
@@ -505,7 +506,7 @@ async def test_email_refused_while_another_journey_sends_waits_for_the_cap_after
     of another journey goes out; SMTP comes back two minutes later. Sent then, the receipt would be the
     second message within the hour: it goes out an hour after the SMS instead."""
     env = skipping_env
-    store.upsert_customers([CustomerRecord(id="c1", name="Sara", email="sara@example.com", phone="+989121000001")])
+    store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com", phone="+989121000001")])
     t0 = await env.get_current_time()
     with FakeTwilio() as fake:
         channels = {**outbox_only(), "email": smtp.channel(), "sms": twilio_channel(fake)}
@@ -542,7 +543,7 @@ async def test_smtp_down_longer_than_the_retry_budget_fails_the_step_after_the_l
     """SMTP never comes back: the receipt is tried 20 times over the backoffs of SEND_RETRY (as when the activity
     retried it), then the step fails and `on_failure: end` ends the run."""
     env = skipping_env
-    store.upsert_customers([CustomerRecord(id="c1", name="Sara", email="sara@example.com")])
+    store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com")])
     t0 = await env.get_current_time()
     # the backoffs between SEND_RETRY's 20 attempts: 2 s, 4 s, ... 512 s, then 600 s ten times (1 h 57 min)
     backoffs = [SEND_RETRY.initial_interval * SEND_RETRY.backoff_coefficient**n for n in range(19)]
@@ -589,7 +590,7 @@ async def test_email_that_may_have_gone_out_is_retried_under_its_key_only(
     env = skipping_env
     server = SmtpServer(Mute(delay=2, times=8))
     server.start()
-    store.upsert_customers([CustomerRecord(id="c1", name="Sara", email="sara@example.com")])
+    store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com")])
     channel = server.channel()
     channel.timeout = 1
     try:

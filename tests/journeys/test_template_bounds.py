@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from journeys import templates as templating
 from journeys.cli import main
-from journeys.engine.interpreter import Customer
-from journeys.templates import MAX_OUTPUT, TemplateError, check_expression, check_template, evaluate, render
+from journeys.format.customers import Customer
+from journeys.templates import MAX_OUTPUT, TemplateError, check_expression, check_template, evaluate, limits, render
 
 BIG = "a" * 100_000  # a customer's attribute as long as a rendered field may be
 PEAK_BYTES = 64_000_000  # what one refused render may allocate at most, with everything Python adds
@@ -263,7 +263,7 @@ def test_render_bounds_are_template_errors_that_allocate_little(source: str, mes
 def test_render_output_is_capped_and_a_render_is_timed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(outcome("{{ 'x' * 100000 }}")) == MAX_OUTPUT
     assert "over the limit of 100000" in str(outcome("{{ 'x' * 100000 }}!"))
-    monkeypatch.setattr(templating, "MAX_SECONDS", 0.2)
+    monkeypatch.setattr(limits, "MAX_SECONDS", 0.2)
     ticks = itertools.count(step=0.01)  # a clock that advances 10 ms each time it is read: no real time passes
     slow = "{% for i in range(10000) %}{{ customer.attributes.big[:50000]|wordwrap(9)|length }}{% endfor %}"
     assert str(outcome(slow, clock=lambda: next(ticks))) == "the template takes over 0.2 s to render"
@@ -272,7 +272,7 @@ def test_render_output_is_capped_and_a_render_is_timed(monkeypatch: pytest.Monke
 def test_renders_decide_by_counts_alone_unless_given_a_clock_as_a_replayed_workflow_must(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(templating, "MAX_SECONDS", 0.0)
+    monkeypatch.setattr(limits, "MAX_SECONDS", 0.0)
     slow = "{% for i in range(200) %}{{ i }}{% endfor %}"
     assert str(outcome(slow, clock=time.monotonic)) == "the template takes over 0 s to render"
     assert render(slow, context()) == "".join(str(i) for i in range(200))
@@ -347,14 +347,14 @@ TEMPLATES = st.one_of(
 def test_any_template_renders_or_fails_cleanly_within_its_bounds(source: str) -> None:
     problems = check_template(source)
     assert all(isinstance(p, str) and "\n" not in p for p in problems)
-    old, templating.MAX_SECONDS = templating.MAX_SECONDS, 0.3
+    old, limits.MAX_SECONDS = limits.MAX_SECONDS, 0.3
     tracemalloc.start()
     try:
         result = outcome(source, timeout=20, clock=time.monotonic)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-        templating.MAX_SECONDS = old
+        limits.MAX_SECONDS = old
     assert isinstance(result, str | TemplateError), f"{source!r} raised {result!r}"
     if isinstance(result, str):
         assert len(result) <= MAX_OUTPUT

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from journeys.store import CustomerRecord, Store
+from journeys.format.customers import Profile
+from journeys.store import Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,5 +30,5 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def ada(store: Store) -> str:
     """A customer in the store."""
-    store.upsert_customers([CustomerRecord(id="ada", name="Ada", email="ada@example.com", phone="+4915112345678")])
+    store.upsert_customers([Profile(id="ada", name="Ada", email="ada@example.com", phone="+4915112345678")])
     return "ada"

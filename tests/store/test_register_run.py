@@ -6,9 +6,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from journeys.engine.interpreter import Customer, Event, PastRun
+from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import Progress
-from journeys.store import CustomerRecord, Store
+from journeys.format.customers import Customer, Event, Profile
+from journeys.store import Store
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
@@ -66,7 +67,7 @@ def test_an_event_racing_enrolment_is_seen_by_the_decision_or_finds_the_run(stor
     """What `signal` does (record the event, then look for live runs) against what `enroll` does, at once,
     for 200 customers: for each, the refusal saw the event or the event's lookup found the run."""
     ids = [f"c{n}" for n in range(200)]
-    store.upsert_customers([CustomerRecord(id=cid) for cid in ids])
+    store.upsert_customers([Profile(id=cid) for cid in ids])
 
     def enrol(cid: str) -> str:
         return store.register_run(cid, "j", 1, T0, unless_swapped).status

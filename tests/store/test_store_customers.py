@@ -4,14 +4,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from journeys.engine.interpreter import Event
-from journeys.store import CustomerRecord, Store, UnknownCustomer, UpsertCounts
+from journeys.format.customers import Event, Profile
+from journeys.store import Store, UnknownCustomer, UpsertCounts
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
 
-def records(count: int, **fields: object) -> list[CustomerRecord]:
-    return [CustomerRecord(id=f"c{i:05d}", email=f"c{i}@example.com", **fields) for i in range(count)]  # type: ignore[arg-type]
+def records(count: int, **fields: object) -> list[Profile]:
+    return [Profile(id=f"c{i:05d}", email=f"c{i}@example.com", **fields) for i in range(count)]  # type: ignore[arg-type]
 
 
 def test_upsert_customers_counts_created_then_unchanged_on_reimport(store: Store) -> None:
@@ -25,15 +25,15 @@ def test_upsert_customers_counts_created_then_unchanged_on_reimport(store: Store
 def test_upsert_customers_replaces_each_profile_wholesale_and_never_mixes_customers(store: Store) -> None:
     store.upsert_customers(
         [
-            CustomerRecord(id="a", name="Ann", email="ann@example.com", attributes={"plan": "pro"}, tags=["vip"]),
-            CustomerRecord(id="b", name="Bob", phone="+4915112345678", locale="de"),
+            Profile(id="a", name="Ann", email="ann@example.com", attributes={"plan": "pro"}, tags=["vip"]),
+            Profile(id="b", name="Bob", phone="+4915112345678", locale="de"),
         ]
     )
 
     counts = store.upsert_customers(
         [
-            CustomerRecord(id="a", name="Ann", attributes={"city": "Berlin"}),
-            CustomerRecord(id="b", name="Bob", locale="de", phone="+4915112345678"),
+            Profile(id="a", name="Ann", attributes={"city": "Berlin"}),
+            Profile(id="b", name="Bob", locale="de", phone="+4915112345678"),
         ]
     )
 
@@ -45,10 +45,10 @@ def test_upsert_customers_replaces_each_profile_wholesale_and_never_mixes_custom
 
 
 def test_upsert_customers_keeps_consent_and_the_last_record_of_a_repeated_id(store: Store) -> None:
-    store.upsert_customers([CustomerRecord(id="a", name="Ann")])
+    store.upsert_customers([Profile(id="a", name="Ann")])
     store.set_consent("a", "email", "opted_out", T0)
 
-    counts = store.upsert_customers([CustomerRecord(id="a", name="Anne"), CustomerRecord(id="a", name="Annie")])
+    counts = store.upsert_customers([Profile(id="a", name="Anne"), Profile(id="a", name="Annie")])
 
     row = store.customer_row("a")
     assert counts == UpsertCounts(updated=1)
@@ -75,7 +75,7 @@ def test_customer_has_the_latest_event_of_each_name(store: Store, ada: str) -> N
 
 
 def test_apply_update_sets_attributes_and_changes_tags(store: Store) -> None:
-    store.upsert_customers([CustomerRecord(id="a", attributes={"plan": "basic", "city": "Köln"}, tags=["x", "y"])])
+    store.upsert_customers([Profile(id="a", attributes={"plan": "basic", "city": "Köln"}, tags=["x", "y"])])
 
     store.apply_update("a", {"plan": "pro", "score": 3}, add_tags=["z", "x", "z"], remove_tags=["y"])
 

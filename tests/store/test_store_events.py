@@ -6,8 +6,8 @@ from threading import Barrier
 
 import pytest
 
-from journeys.engine.interpreter import Event
-from journeys.store import CustomerRecord, Store, UnknownCustomer
+from journeys.format.customers import Event, Profile
+from journeys.store import Store, UnknownCustomer
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
@@ -86,7 +86,7 @@ def test_document_upload_without_a_kind_records_only_the_event(store: Store, ada
 
 
 def test_documents_belong_to_their_customer(store: Store, ada: str) -> None:
-    store.upsert_customers([CustomerRecord(id="bob")])
+    store.upsert_customers([Profile(id="bob")])
     store.record_event(ada, Event(id="d", name="document_uploaded", data={"kind": "contract"}, at=T0))
 
     bob = store.customer("bob")

@@ -6,8 +6,8 @@ import pytest
 
 from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import Progress, StepEntry
+from journeys.format.customers import Profile
 from journeys.store import (
-    CustomerRecord,
     GoalConversion,
     MessageCount,
     OutcomeCount,
@@ -174,7 +174,7 @@ def test_journey_report_counts_steps_paths_outcomes_messages_and_goals(store: St
 
 
 def _send(store: Store, key: str, channel: str, status: str) -> None:
-    store.upsert_customers([CustomerRecord(id="c0")])
+    store.upsert_customers([Profile(id="c0")])
     message = SendReservation(
         key=key, workflow_id="r1", journey_id="j", customer_id="c0", step="invite", visit=1, channel=channel
     )

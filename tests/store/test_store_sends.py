@@ -7,8 +7,9 @@ from threading import Barrier
 import pytest
 
 from journeys.engine.interpreter import SentMessage
+from journeys.format.customers import Profile
 from journeys.format.models import Limit
-from journeys.store import CustomerRecord, SendReservation, Store, UnknownCustomer, UnknownMessage
+from journeys.store import SendReservation, Store, UnknownCustomer, UnknownMessage
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 ONE_EMAIL_A_DAY = [Limit(channel="email", max=1, per=timedelta(days=1))]
@@ -144,7 +145,7 @@ def test_ledger_lists_sending_and_sent_messages_since(store: Store, ada: str) ->
 
 
 def test_messages_of_are_in_time_order_and_per_customer(store: Store, ada: str) -> None:
-    store.upsert_customers([CustomerRecord(id="bob")])
+    store.upsert_customers([Profile(id="bob")])
     store.reserve_send(reservation("late"), [], T0 + timedelta(hours=1))
     store.reserve_send(reservation("early"), [], T0)
     store.reserve_send(reservation("bobs", customer="bob", workflow="journey:a:bob:1"), [], T0)

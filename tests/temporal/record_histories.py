@@ -20,17 +20,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
+from journeys.format.customers import Profile
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import enroll, publish, signal
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = Path(__file__).parent / "histories"
 
 
-def _customer(cid: str) -> CustomerRecord:
-    return CustomerRecord(
+def _customer(cid: str) -> Profile:
+    return Profile(
         id=cid,
         name="Test Customer",
         email=f"{cid}@example.com",

@@ -8,10 +8,11 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
+from journeys.format.customers import Profile
 from journeys.runtime.temporal import build_worker
 from journeys.services.operations import enroll, publish, settle
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 from tests.support.fake_twilio import FakeTwilio
 
 JOURNEY = """
@@ -39,7 +40,7 @@ async def test_unsubscribed_recipient_is_recorded_and_ends_the_run(
 
     (tmp_path / "nudges.yaml").write_text(JOURNEY, encoding="utf-8")
     settings = settings.model_copy(update={"definitions": tmp_path, "task_queue": f"t-{uuid.uuid4().hex[:6]}"})
-    store.upsert_customers([CustomerRecord(id="c1", name="Sara", phone="+989121000001")])
+    store.upsert_customers([Profile(id="c1", name="Sara", phone="+989121000001")])
     with FakeTwilio() as fake:
         fake.fail("+989121000001", 21610)
         twilio = TwilioChannel(

@@ -18,11 +18,12 @@ from twilio.request_validator import RequestValidator
 
 from journeys import secrets as tokens
 from journeys.errors import JourneysError
+from journeys.format.customers import Profile
 from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
 from journeys.runtime.temporal import TemporalUnavailable, binary, build_worker
 from journeys.services import operations
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, SendReservation, Store
+from journeys.store import SendReservation, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
@@ -65,8 +66,8 @@ def store(settings: Settings) -> Iterator[Store]:
     opened = Store.open(settings.store_url)
     opened.upsert_customers(
         [
-            CustomerRecord(id="c1", name="Reza", email="c1@example.com", phone=PHONE, attributes={"plan": "wimax"}),
-            CustomerRecord(id="c2", name="Sara", email="c2@example.com", phone="+989121000004"),
+            Profile(id="c1", name="Reza", email="c1@example.com", phone=PHONE, attributes={"plan": "wimax"}),
+            Profile(id="c2", name="Sara", email="c2@example.com", phone="+989121000004"),
         ]
     )
     yield opened
@@ -197,7 +198,7 @@ async def test_sms_retried_by_twilio_is_one_event_and_one_connection(
 async def test_sms_stop_from_a_shared_number_opts_out_every_customer_with_it(
     http: httpx.AsyncClient, store: Store
 ) -> None:
-    store.upsert_customers([CustomerRecord(id="c3", phone=PHONE)])
+    store.upsert_customers([Profile(id="c3", phone=PHONE)])
     await twilio(http, "/twilio/sms", sms("QUIT"))
     assert [consent(store, cid, "sms") for cid in ("c1", "c2", "c3")] == ["opted_out", None, "opted_out"]
 

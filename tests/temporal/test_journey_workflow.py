@@ -9,16 +9,17 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.engine.runs import RunInput, RunStatus, workflow_id
+from journeys.format.customers import Profile
 from journeys.services.operations import cancel, enroll, publish, settle, signal
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
 
 
-def customer(cid: str, **extra: object) -> CustomerRecord:
-    return CustomerRecord(
+def customer(cid: str, **extra: object) -> Profile:
+    return Profile(
         id=cid,
         name="Reza",
         email=f"{cid}@example.com",

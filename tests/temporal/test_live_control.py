@@ -11,9 +11,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.engine.runs import RunInput, workflow_id
 from journeys.errors import JourneysError
+from journeys.format.customers import Profile
 from journeys.services.operations import enroll, migrate, move, publish, set_paused, settle, signal
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
@@ -41,8 +42,8 @@ steps:
 """
 
 
-def customer(cid: str) -> CustomerRecord:
-    return CustomerRecord(
+def customer(cid: str) -> Profile:
+    return Profile(
         id=cid,
         name="Sara",
         email=f"{cid}@example.com",

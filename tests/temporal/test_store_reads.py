@@ -13,13 +13,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.cluster import afternoon_zone
 from journeys.engine.runs import RunInput, workflow_id
+from journeys.format.customers import Profile
 from journeys.services.operations import enroll, publish, settle
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 from tests.temporal.test_journey_workflow import MODEM_SWAP, customer, sent
 
 
-def awake(cid: str) -> CustomerRecord:
+def awake(cid: str) -> Profile:
     """A customer for whom it is early afternoon: no quiet hours hold their first message."""
     return customer(cid).model_copy(update={"timezone": afternoon_zone()})
 

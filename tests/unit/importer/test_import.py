@@ -20,8 +20,9 @@ from sqlalchemy import delete
 
 from journeys.cli import main
 from journeys.errors import InputError
+from journeys.format.customers import Profile
 from journeys.services.importing import ImportReport, import_customers
-from journeys.store import CustomerRecord, CustomerRow, Store
+from journeys.store import CustomerRow, Store
 
 GOOD_AND_BAD = """\
 id,name,email,phone,locale,timezone,tags,zip,score
@@ -201,7 +202,7 @@ def test_import_shared_email_or_phone_in_the_file_keeps_both_and_reports(store: 
 
 
 def test_import_reports_a_contact_another_customer_has_in_the_store(store: Store, tmp_path: Path) -> None:
-    store.upsert_customers([CustomerRecord(id="old", email="Ali@example.com", phone="+989121234567")])
+    store.upsert_customers([Profile(id="old", email="Ali@example.com", phone="+989121234567")])
     rows = [f"n{i},n{i}@example.com," for i in range(5)]
     rows += ["c1,ali@EXAMPLE.com,", "c2,,+989121234567", "n5,,", "old,Ali@example.com,+989121234567"]
     path = write(tmp_path, "id,email,phone\n" + "\n".join(rows) + "\n")

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from ruamel.yaml import YAML
 
 from journeys.engine import interpreter as engine
-from journeys.engine.interpreter import Customer, Event, PastRun, SentMessage
+from journeys.engine.interpreter import PastRun, SentMessage
+from journeys.format.customers import Customer, Event
 from journeys.format.models import Journey
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)  # 11:30 in Tehran

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from journeys.engine.interpreter import Customer, Send
+from journeys.engine.interpreter import Send
 from journeys.engine.messages import MessageSource, Rendered, Undeliverable, render_message
+from journeys.format.customers import Customer
 from journeys.format.models import Message
 from journeys.templates import TemplateError, TemplateFiles
 

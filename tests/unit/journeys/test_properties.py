@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeys.engine import interpreter as engine
-from journeys.engine.interpreter import Customer, Event, next_clock, quiet_until
+from journeys.engine.interpreter import next_clock, quiet_until
 from journeys.engine.messages import MessageSource
+from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
 from journeys.format.loader import Positions
 from journeys.format.models import Journey, QuietHours, SendStep, WaitForStep, WaitStep

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from journeys.channels import outbox_only
+from journeys.format.customers import Profile
 from journeys.runtime.codec import (
     ENCODING,
     KEY_ID,
@@ -38,7 +39,7 @@ from journeys.runtime.codec import (
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import enroll, publish, settle, signal
 from journeys.settings import Settings
-from journeys.store import CustomerRecord, Store
+from journeys.store import Store
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
@@ -53,8 +54,8 @@ def _key(byte: int) -> str:
 K1, K2 = f"k1:{_key(1)}", f"k2:{_key(2)}"
 
 
-def _customer(cid: str = "c1") -> CustomerRecord:
-    return CustomerRecord(
+def _customer(cid: str = "c1") -> Profile:
+    return Profile(
         id=cid,
         name=f"{FIRST} {LAST}",
         email=EMAIL,
@@ -85,7 +86,7 @@ async def test_codec_round_trips_pydantic_models() -> None:
     assert payload.metadata["encoding"] == ENCODING
     assert payload.metadata[KEY_ID] == b"k1"
     assert EMAIL.encode() not in payload.SerializeToString()
-    assert await converter.decode([payload], [CustomerRecord]) == [record]
+    assert await converter.decode([payload], [Profile]) == [record]
 
 
 async def test_codec_uses_a_fresh_nonce_per_payload() -> None:
@@ -99,7 +100,7 @@ async def test_codec_uses_a_fresh_nonce_per_payload() -> None:
 async def test_codec_decrypts_payloads_of_an_older_key() -> None:
     (old,) = await data_converter(K1).encode([_customer()])
     rotated = data_converter(f"{K2},{K1}")
-    assert await rotated.decode([old], [CustomerRecord]) == [_customer()]
+    assert await rotated.decode([old], [Profile]) == [_customer()]
     (new,) = await rotated.encode([_customer()])
     assert new.metadata[KEY_ID] == b"k2"
 
@@ -121,7 +122,7 @@ async def test_codec_refuses_an_unknown_key_id() -> None:
 
 async def test_codec_passes_through_payloads_it_did_not_encrypt() -> None:
     (plain,) = await pydantic_data_converter.encode([_customer()])
-    assert await data_converter(K1).decode([plain], [CustomerRecord]) == [_customer()]
+    assert await data_converter(K1).decode([plain], [Profile]) == [_customer()]
 
 
 async def test_failure_converter_encrypts_messages_and_stack_traces() -> None:
