@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +21,7 @@ from journeys.format.journey_map import (
     to_svg,
 )
 from journeys.format.models import Journey
-
-# The complete example of docs/format.md, verbatim.
-EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(encoding="utf-8")
+from tests.support.journey_files import SPEC_EXAMPLE
 
 NO_DOT_MESSAGE = (
     "svg needs the Graphviz 'dot' program: apt-get install graphviz (mermaid and dot formats work without it)"
@@ -32,7 +29,7 @@ NO_DOT_MESSAGE = (
 
 
 def _example() -> Journey:
-    return Journey.model_validate(YAML(typ="safe").load(EXAMPLE))
+    return Journey.model_validate(YAML(typ="safe").load(SPEC_EXAMPLE))
 
 
 def _journey(*steps: dict[str, Any]) -> Journey:

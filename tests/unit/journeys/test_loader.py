@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,22 +11,9 @@ from hypothesis import strategies as st
 
 from journeys.errors import DefinitionError
 from journeys.format.loader import load_directory, load_journey, load_message_file, load_or_raise, load_yaml
+from tests.support.journey_files import HEADER, problems, write
 
-HEADER = "id: j\nname: J\nsteps:\n"
 KINDS = "send, wait, wait_for, branch, split, update, goto, end"
-
-
-def write(folder: Path, text: str, name: str = "j.yaml") -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def problems(folder: Path, text: str) -> list[str]:
-    """The problems of a journey file, each as `j.yaml:line:col: message`."""
-    _, found = load_journey(write(folder, text))
-    return [str(p).removeprefix(f"{folder}/") for p in found]
 
 
 def yaml_problem(path: Path) -> str:

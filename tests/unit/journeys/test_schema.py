@@ -10,12 +10,10 @@ from ruamel.yaml import YAML
 
 from journeys.format.models import STEP_KINDS, Journey
 from journeys.format.schema import journey_schema
+from tests.support import ROOT
+from tests.support.journey_files import SPEC_EXAMPLE
 
-REPO = Path(__file__).resolve().parents[3]
-DEFINITIONS = sorted((REPO / "definitions").glob("*.yaml"))
-
-# The complete example of docs/format.md, verbatim.
-EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(encoding="utf-8")
+DEFINITIONS = sorted((ROOT / "definitions").glob("*.yaml"))
 
 
 def _load(text: str) -> Any:
@@ -38,7 +36,7 @@ def test_journey_schema_is_valid_draft_2020_12() -> None:
 
 
 def test_journey_schema_accepts_spec_example() -> None:
-    document = _load(EXAMPLE)
+    document = _load(SPEC_EXAMPLE)
     assert _errors(document) == []
     Journey.model_validate(document)  # the models agree with the schema here
 
@@ -91,5 +89,5 @@ def test_journey_schema_accepts_repo_definition(path: Path) -> None:
 
 def test_committed_schema_file_is_the_generated_one() -> None:
     """`journey.schema.json` (what `# yaml-language-server: $schema=` points at) must not drift from the models."""
-    committed = json.loads((REPO / "journey.schema.json").read_text(encoding="utf-8"))
+    committed = json.loads((ROOT / "journey.schema.json").read_text(encoding="utf-8"))
     assert committed == journey_schema(), "regenerate it: journeys schema > journey.schema.json"

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from journeys.format.loader import Positions, load_journey
 from journeys.format.models import Journey
 from journeys.format.validation import check
 from journeys.templates import TemplateFiles
-
-COMPLETE_EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(
-    encoding="utf-8"
-)  # the spec's complete example
-
-HEADER = "id: j\nname: J\nsteps:\n"
-
-
-def write(folder: Path, text: str, name: str = "j.yaml") -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def problems(folder: Path, text: str) -> list[str]:
-    """Every problem of a journey file, as `j.yaml:line:col: message` (template files relative too)."""
-    _, found = load_journey(write(folder, text))
-    return [str(p).removeprefix(f"{folder}/") for p in found]
+from tests.support.journey_files import HEADER, SPEC_EXAMPLE, problems, write
 
 
 def test_check_complete_example_has_no_problems(tmp_path: Path) -> None:
@@ -35,14 +16,14 @@ def test_check_complete_example_has_no_problems(tmp_path: Path) -> None:
     write(templates, "subject: Your free modem\nhtml: '<p>{{ customer.name }}</p>'\n", "invite.email.yaml")
     write(templates, "subject: مودم رایگان شما\ntext: '{{ customer.name }}'\n", "invite.fa.email.yaml")
     write(templates, "text: Please upload your national id.\n", "send_id.sms.yaml")
-    journey, found = load_journey(write(tmp_path, COMPLETE_EXAMPLE, "modem_swap.yaml"))
+    journey, found = load_journey(write(tmp_path, SPEC_EXAMPLE, "modem_swap.yaml"))
     assert found == []
     assert journey is not None and journey.id == "modem-swap"
 
 
 def test_check_mutated_complete_example_never_raises(tmp_path: Path) -> None:
     """Drop each line, or give each key a list or a word instead: problems come back, never a traceback."""
-    lines = COMPLETE_EXAMPLE.splitlines()
+    lines = SPEC_EXAMPLE.splitlines()
     variants = [lines[:i] + lines[i + 1 :] for i in range(len(lines))]
     for i, line in enumerate(lines):
         if ": " in line:
