@@ -31,7 +31,6 @@ FOLDER_LANES = {
     "temporal": "temporal",
     "e2e": "e2e",
     "faults": "fault",
-    "journeys": "unit",  # a file another change still holds at its old place; it belongs in tests/unit/journeys
     "docs": "unit",  # the documents' examples (tests/docs): the CLI in a subprocess
 }
 
