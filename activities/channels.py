@@ -7,8 +7,9 @@ row was completed; the retry then finds a row still `sending` and sends once mor
 pass the key to the provider so it drops the duplicate: the email Message-ID is derived from it).
 
 Quiet hours and caps hold when a message actually goes out, not only when the run decided to send it. The
-activity hands the decision back to the run (`capped`: the workflow retracts the send and decides again at
-its current time, so quiet hours, caps, consent, pauses and exits all apply afresh) when
+activity hands the decision back to the run (`deferred`: the interpreter holds the step and decides it again,
+so quiet hours, caps, consent, pauses and exits all apply afresh) when
+  - a frequency cap filled between the run's decision and the reservation (another journey sent), or
   - the send waited in its channel's queue over `QUEUED_TOO_LONG` (a rate limit) before any attempt
     reserved it, or
   - the provider certainly did not take it (`TransientFailure.unsent`: refused, unreachable) on the attempt
@@ -55,7 +56,7 @@ class ChannelActivities:
             # it waited in the channel's queue (a rate limit) so long that quiet hours or caps may have changed;
             # unless an earlier attempt reserved it (and may have reached the provider): that one goes on
             if await asyncio.to_thread(self._row, request) is None:
-                return SendOutcome(status="capped", until=None)
+                return SendOutcome(status="deferred", why="queued")
         found = await asyncio.to_thread(store.customer_and_row, request.customer_id)
         if found is None:
             return SendOutcome(status="failed", error="customer is not in the store")
@@ -93,10 +94,10 @@ class ChannelActivities:
         )
         result = await asyncio.to_thread(store.reserve_send, reservation, request.limits, request.now)
         if result.status == "capped":
-            return SendOutcome(status="capped", until=result.until)
+            return SendOutcome(status="deferred", until=result.until, why="cap")
         if result.status == "duplicate" and result.message is not None and result.message.status != "sending":
             if result.message.status == "retried":  # handed back, but the run never heard it
-                return SendOutcome(status="capped", until=None)
+                return SendOutcome(status="deferred", why="provider")
             return SendOutcome(status=result.message.status, error=result.message.error)  # type: ignore[arg-type]
         channel = self.channels[request.channel]
         try:
@@ -149,7 +150,7 @@ class ChannelActivities:
             error=f"not sent: {error} (attempt {attempts}, decided again in {backoff.total_seconds():g} s)",
             at=_now(),
         )
-        return SendOutcome(status="capped", until=failed_at + backoff)
+        return SendOutcome(status="deferred", until=failed_at + backoff, why="provider")
 
     def _row(self, request: SendRequest) -> MessageRow | None:
         """The message row of this send's idempotency key, if an attempt wrote one."""

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.baseline import bare_worker
 from journeys.format.customers import Profile
-from journeys.runtime.codec import data_converter
+from journeys.runtime.codec import configured_keys, data_converter
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.operations import Published, publish
 from journeys.settings import Settings
@@ -93,7 +93,7 @@ async def cluster() -> AsyncIterator[Cluster]:
             task_queue=f"bench-{uuid.uuid4().hex[:8]}",
             database_url=f"sqlite:///{Path(folder) / 'journeys.db'}",
         )
-        keys = settings.encryption_keys(create=True)  # as `journeys dev`: payloads encrypted in Temporal
+        keys = configured_keys(settings, create=True)  # as `journeys dev`: payloads encrypted in Temporal
         settings = settings.model_copy(update={"encryption_key": keys})
         store = Store.open(settings.store_url)
         try:

@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from journeys.secrets import load_or_create_secret
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOURNEYS_", toml_file="journeys.toml", extra="ignore")
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     serve_port: int = 8080
     webhook_secret: str | None = None  # signs outgoing webhooks; unset: webhooks go to the outbox
     # encrypts every Temporal payload: "id:base64key[,older-id:base64key...]", the first one encrypts;
-    # unset: the key `journeys dev` generated into the data dir, if there is one
+    # unset: the key `journeys dev` generated into the data dir, if there is one (journeys.runtime.codec)
     encryption_key: str | None = None
     # journey runs a worker keeps in memory; a run outside it is replayed from its history when woken
     workflow_cache: int = 1_000
@@ -56,18 +58,7 @@ class Settings(BaseSettings):
         return getattr(self, f"{channel}_rate")
 
     def signing_secret(self) -> str:
-        from journeys.secrets import load_or_create_secret
-
         return self.secret or load_or_create_secret(self.data_dir / "secret")
-
-    def encryption_keys(self, create: bool = False) -> str | None:
-        """The configured keys, else the data dir's key file (made when `create`); None: payloads in clear."""
-        from journeys.runtime.codec import KEY_FILE, load_or_create_key
-
-        if self.encryption_key:
-            return self.encryption_key
-        path = self.data_dir / KEY_FILE
-        return load_or_create_key(path) if create or path.exists() else None
 
     @property
     def templates(self) -> Path:

@@ -187,22 +187,18 @@ class JourneyWorkflow:
                 self.carried = None if self.woken else outcome.snapshot  # an event during the send voids it
                 if outcome.event is not None:  # e.g. opted_out: it may end this run (exit_on) like any event
                     engine.receive(journey, state, outcome.event, self._now())
-                if outcome.status == "capped":  # held by a cap, or refused by the provider: decided again later
-                    engine.retract(state)
-                    if outcome.until is not None:
-                        self.waiting = engine.Wait(step=command.step, until=outcome.until, reason="cap")
-                        await self._sleep_until(outcome.until)
-                        self.waiting = None
-                    continue
-                self._log(engine.complete(journey, state, outcome.status, self._now()))  # type: ignore[arg-type]
+                if outcome.status == "deferred":  # nothing went out: the interpreter says how long to hold
+                    hold = engine.defer(state, outcome.until, outcome.why)
+                    if hold is not None:
+                        await self._hold(hold)
+                else:
+                    self._log(engine.complete(journey, state, outcome.status, self._now()))
             elif isinstance(command, engine.ApplyUpdate):
                 await self._update(command, snapshot)
                 self._log(engine.complete(journey, state, "done", self._now()))
             elif isinstance(command, engine.Wait):
-                self.waiting = command
                 await self._record()
-                await self._sleep_until(command.until)
-                self.waiting = None
+                await self._hold(command)
                 if state.live and self._history_is_long():
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
@@ -227,6 +223,12 @@ class JourneyWorkflow:
         await workflow.wait_condition(lambda: self.state is not None and self.state.pending is None)
         assert self.input is not None and self.state is not None
         return self.state, self.input.journey
+
+    async def _hold(self, wait: engine.Wait) -> None:
+        """Wait as the interpreter said: until its time, or until an event wakes the run."""
+        self.waiting = wait
+        await self._sleep_until(wait.until)
+        self.waiting = None
 
     def _wake(self) -> None:
         """Let the run loop look again; until it waits again it is busy (the status query says so)."""

@@ -52,6 +52,7 @@ from journeys.format.timeparse import is_clock, parse_clock
 Outcome = Literal["completed", "exited", "cancelled", "holdout", "failed"]
 Effect = Literal["exited", "advanced", "ignored"]
 SendResult = Literal["sent", "skipped", "failed"]
+Deferral = Literal["cap", "provider", "queued"]  # why a send did not go: a cap, the provider refused, a queue
 MAX_TRANSITIONS = 10_000  # per `advance` call; validation rejects loops with no brake, this is the backstop
 MAX_BURST = 500  # steps entered without the run ever waiting: past it the run fails rather than spin
 
@@ -129,7 +130,7 @@ class Wait(BaseModel):
     step: str
     until: datetime | None  # None: no timer (only events can move the run)
     events: list[str] = Field(default_factory=list)  # what the step waits for (exit_on always ends the run)
-    reason: Literal["wait", "wait_for", "quiet_hours", "cap", "paused"]
+    reason: Literal["wait", "wait_for", "quiet_hours", "cap", "retry", "paused"]
 
 
 class End(BaseModel):
@@ -206,9 +207,14 @@ def receive(journey: Journey, state: RunState, event: Event, now: datetime | Non
     return "ignored"
 
 
-def retract(state: RunState) -> None:
-    """The driver could not send after all (another journey filled a cap meanwhile): decide again later."""
+def defer(state: RunState, until: datetime | None, why: Deferral | None) -> Wait | None:
+    """The driver could not send after all, and nothing went out: hold the step until `until` (None: not at
+    all), then decide it again, so quiet hours, caps, consent, pauses and exits apply afresh. Returns the wait
+    to perform; events arriving meanwhile are taken in as at any wait (an `exit_on` ends the run)."""
     state.pending = None
+    if until is None or state.step is None:
+        return None
+    return Wait(step=state.step, until=until, reason="retry" if why == "provider" else "cap")
 
 
 def move(journey: Journey, state: RunState, step_id: str, now: datetime) -> list[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from journeys.engine.interpreter import RunState, SentMessage
+from journeys.engine.interpreter import Deferral, RunState, SentMessage
 from journeys.format.customers import Customer, Event
 from journeys.format.models import Journey, Limit, Message, SendStep
 from journeys.templates import TemplateFiles, locale_chain
@@ -111,11 +111,21 @@ class SendRequest(BaseModel):
 
 
 class SendOutcome(BaseModel):
-    status: Literal["sent", "skipped", "failed", "capped"]
-    until: datetime | None = None  # capped: when it fits (None: decide again now)
+    """What became of a send. `deferred`: nothing went out (a cap filled meanwhile, the provider refused, a
+    rate limit queued it too long); the interpreter holds the step until `until` (None: not at all) and
+    decides it again (`interpreter.defer`)."""
+
+    status: Literal["sent", "skipped", "failed", "deferred"]
+    until: datetime | None = None
+    why: Deferral | None = None  # deferred: why
     error: str | None = None
     event: Event | None = None  # what the provider told us of the customer (opted_out), already on the timeline
     snapshot: Snapshot | None = None  # the customer once sent: the run's next decision needs no store read
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _older_name(cls, status: Any) -> Any:
+        return "deferred" if status == "capped" else status  # what histories recorded before the rename say
 
 
 class ProfileUpdate(BaseModel):

@@ -33,6 +33,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from journeys.errors import JourneysError
+from journeys.settings import Settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -151,6 +152,14 @@ def load_or_create_key(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         file.write(text + "\n")
     return text
+
+
+def configured_keys(settings: Settings, create: bool = False) -> str | None:
+    """The configured keys, else the data dir's key file (made when `create`); None: payloads in clear."""
+    if settings.encryption_key:
+        return settings.encryption_key
+    path = settings.data_dir / KEY_FILE
+    return load_or_create_key(path) if create or path.exists() else None
 
 
 def data_converter(keys_text: str | None) -> DataConverter:

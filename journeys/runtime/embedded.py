@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.errors import JourneysError
-from journeys.runtime.codec import EncryptionCodec, codec_server, data_converter
+from journeys.runtime.codec import EncryptionCodec, codec_server, configured_keys, data_converter
 from journeys.runtime.logs import configure_logging, get_logger
 from journeys.runtime.temporal import binary, build_worker, connect
 from journeys.settings import Settings
@@ -53,7 +53,7 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
     host, default_port = split_address(settings.temporal_address)
     port = port or default_port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = settings.encryption_keys(create=True)  # on by default: a key generated into the data dir
+    keys = configured_keys(settings, create=True)  # on by default: a key generated into the data dir
     settings = settings.model_copy(update={"temporal_address": f"{host}:{port}", "encryption_key": keys})
     store = Store.open(settings.store_url)
     stop = _stop_on_signals()

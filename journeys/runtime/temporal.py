@@ -19,7 +19,7 @@ from journeys.channels.base import Channel
 from journeys.engine.runs import send_queue
 from journeys.errors import JourneysError, TemporalUnavailable
 from journeys.format.models import CHANNELS
-from journeys.runtime.codec import data_converter
+from journeys.runtime.codec import configured_keys, data_converter
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -52,7 +52,7 @@ def quiet_runtime() -> None:
 async def connect(settings: Settings) -> Client:
     """A client with the pydantic data converter, encrypting payloads when a key is set; one clear line when
     nothing answers."""
-    converter = data_converter(settings.encryption_keys())
+    converter = data_converter(configured_keys(settings))
     try:
         return await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter

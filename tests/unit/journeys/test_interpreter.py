@@ -471,3 +471,17 @@ def test_quiet_hours_whose_end_the_clock_skips_never_end_in_the_past() -> None:
     at = datetime(2026, 3, 8, 7, 0, tzinfo=timezone.utc)  # 03:00 EDT, the instant the clock jumped to
     until = engine.quiet_until(quiet, zone, at)
     assert until > at and until.astimezone(zone).strftime("%m-%d %H:%M") == "03-09 02:00"
+
+
+def test_a_deferred_send_is_held_then_decided_again_with_nothing_sent() -> None:
+    j = journey("id: d\nname: D\nsteps: [{id: s, send: sms, message: {text: x}}, {id: after, end: reached}]")
+    state, _ = engine.start(j, "c1", T0)
+    first = engine.advance(j, state, Customer(id="c1"), T0).command
+    assert isinstance(first, engine.Send)
+    hold = engine.defer(state, T0 + timedelta(hours=1), "provider")
+    assert hold == engine.Wait(step="s", until=T0 + timedelta(hours=1), reason="retry")
+    assert state.pending is None and state.step == "s"
+    again = engine.advance(j, state, Customer(id="c1"), T0 + timedelta(hours=1)).command
+    assert isinstance(again, engine.Send) and again.seq > first.seq  # a new send, under a new key
+    assert engine.defer(state, None, "queued") is None  # decided again at once
+    assert engine.defer(state, T0, "cap").reason == "cap"
