@@ -1,4 +1,4 @@
-"""The test lanes, and the fixtures every lane shares.
+"""The test lanes, and the fixtures the lanes share.
 
 Every test carries exactly one lane marker, given by the folder it lives in (a module may say the same with
 `pytestmark`; a test outside the lane folders must say it). Collection stops on a test with none or two:
@@ -14,12 +14,18 @@ Every test carries exactly one lane marker, given by the folder it lives in (a m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
+from journeys.settings import Settings
+from journeys.store import Store
 from journeys.store.testing import PostgresServer
+from tests.support import ROOT
+from tests.support.temporal import dev_server, time_skipping
 
 TESTS = Path(__file__).resolve().parent
 
@@ -79,3 +85,36 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.create_database()
     yield url
     postgres_server.drop_database(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """One test's settings: its own task queue and SQLite store under tmp_path; the shipped definitions."""
+    return Settings(
+        data_dir=tmp_path,
+        definitions=ROOT / "definitions",
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """The test's store (tests/store runs its tests on SQLite and PostgreSQL instead)."""
+    opened = Store.open(settings.store_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, every payload through the codec."""
+    async with time_skipping() as environment:
+        yield environment
+
+
+@pytest.fixture
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server, in real time, every payload through the codec."""
+    async with dev_server() as environment:
+        yield environment

@@ -11,43 +11,23 @@ stops at the first bad row with the same one line.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
 
-from journeys.cli import main
 from journeys.errors import InputError
-from journeys.services.importing import ImportReport, import_customers
-from journeys.store import CustomerRow, Store
+from journeys.services.importing import import_customers
+from journeys.store import Store
+from tests.support.cli import run, run_script
+from tests.support.importing import emptied, import_bytes, stored_ids, write
 
 JOURNEY = "id: j\nname: J\nsteps:\n  - id: hello\n    send: sms\n    message: {text: 'Hi {{ customer.name }}'}\n"
 START = "2026-11-23T08:00:00+03:30"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path}/s.db")
-    yield opened
-    opened.close()
-
-
-def write(tmp_path: Path, content: str | bytes, name: str) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return path
 
 
 def good_csv(rows: int) -> str:
@@ -56,14 +36,6 @@ def good_csv(rows: int) -> str:
 
 def good_jsonl(rows: int) -> str:
     return "".join(json.dumps({"id": f"c{i}", "name": f"Name {i}"}) + "\n" for i in range(rows))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exited:
-        main(list(args))
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), out.getvalue(), err.getvalue()
 
 
 # --- files that cannot be read as a whole: one line, nothing written ----------------------------------------
@@ -231,23 +203,6 @@ def test_import_again_after_bad_rows_changes_nothing(store: Store, tmp_path: Pat
 # --- through the command line ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path}/cli.db"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("JOURNEYS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("JOURNEYS_DATABASE_URL", url)
-    return url
-
-
-def stored_ids(url: str) -> list[str]:
-    opened = Store.open(url)
-    try:
-        return opened.customer_ids()
-    finally:
-        opened.close()
-
-
 def test_cli_import_reports_each_bad_row_on_one_line_and_exits_one(cli_env: str, tmp_path: Path) -> None:
     path = write(tmp_path, '{"id": "c1"}\n{"id": "c\\n2"}\n{"a\\nb": "\\u0000", "id": "c3"}\nnot json\n', "c.jsonl")
 
@@ -351,20 +306,6 @@ def test_simulate_stops_at_a_bad_events_file_with_one_line(tmp_path: Path, event
 # --- anything at all ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared_store() -> Iterator[Store]:
-    with tempfile.TemporaryDirectory() as folder:
-        opened = Store.open(f"sqlite:///{folder}/s.db")
-        yield opened
-        opened.close()
-
-
-def emptied(store: Store) -> Store:
-    with store.engine.begin() as connection:
-        connection.execute(delete(CustomerRow.__table__))  # type: ignore[attr-defined]
-    return store
-
-
 GOOD_RECORD = st.fixed_dictionaries(
     {"id": st.sampled_from([f"c{i}" for i in range(8)]), "name": st.sampled_from(["Ada", "علی", "Bob"])},
     optional={"tags": st.just(["vip"]), "score": st.integers(-5, 5), "plan": st.sampled_from(["wimax", "fiber"])},
@@ -396,17 +337,6 @@ LINE = st.one_of(
 )
 
 
-def import_bytes(store: Store, name: str, data: bytes) -> ImportReport | None:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / name
-        path.write_bytes(data)
-        try:
-            return import_customers(path, store, default_region="IR", chunk_size=3)
-        except InputError as exc:
-            assert "\n" not in str(exc) and str(exc).startswith(str(path))
-            return None
-
-
 def record_id(line: str) -> str | None:
     """The id an importer sees on a JSON line (the first of duplicate keys), if any."""
 
@@ -432,7 +362,7 @@ def test_any_json_lines_file_imports_its_good_rows_and_reports_the_rest(
     shared_store: Store, lines: list[tuple[str, str]]
 ) -> None:
     text = "\n".join(line for _, line in lines)
-    report = import_bytes(emptied(shared_store), "c.jsonl", text.encode("utf-8", "surrogatepass"))
+    report = import_bytes(emptied(shared_store), text.encode("utf-8", "surrogatepass"), "c.jsonl")
 
     if report is None:  # only a file that is not UTF-8 (a lone surrogate) is refused whole
         assert re.search("[\ud800-\udfff]", text)
@@ -467,7 +397,7 @@ def test_any_damage_to_a_good_file_is_a_clean_refusal_or_a_consistent_import(
         "c.yaml": "".join(f"- {{id: {r['id']}, name: {r['name']}, plan: {r['plan']}}}\n" for r in records),
     }[name].encode()
     at = cut % (len(text) + 1)
-    report = import_bytes(emptied(shared_store), name, text[:at] + junk + text[at:])
+    report = import_bytes(emptied(shared_store), text[:at] + junk + text[at:], name)
 
     stored = shared_store.customer_ids()
     if report is None:
@@ -481,22 +411,17 @@ def test_any_damage_to_a_good_file_is_a_clean_refusal_or_a_consistent_import(
 
 
 def test_the_installed_script_imports_good_rows_and_reports_bad_ones(tmp_path: Path) -> None:
-    script = Path(sys.executable).parent / "journeys"
     path = write(tmp_path, '\ufeff{"id": "c1", "name": "علی"}\n{"id": "c2", "x": NaN}\n{oops\n', "c.jsonl")
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "JOURNEYS_DEBUG")}
-    env |= {
-        "NO_COLOR": "1",
-        "JOURNEYS_DATA_DIR": str(tmp_path / "data"),
-        "JOURNEYS_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
-    }
+    url = f"sqlite:///{tmp_path}/s.db"
 
-    result = subprocess.run(
-        [str(script), "customers", "import", str(path)], env=env, capture_output=True, text=True, timeout=120
-    )
+    result = run_script(
+        "customers", "import", str(path), cwd=tmp_path,
+        env={"JOURNEYS_DATA_DIR": str(tmp_path / "data"), "JOURNEYS_DATABASE_URL": url},
+    )  # fmt: skip
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"{path}:2: NaN is not a JSON number",
         f"{path}:3: not valid JSON: Expecting property name enclosed in double quotes (column 2)",
     ]
-    assert stored_ids(f"sqlite:///{tmp_path}/s.db") == ["c1"]
+    assert stored_ids(url) == ["c1"]
