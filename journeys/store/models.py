@@ -142,13 +142,10 @@ class RunAuditRow(SQLModel, table=True):
     to_version: int | None = None
 
 
-class MessageRow(SQLModel, table=True):
-    """Every message a run decided to send, keyed by its idempotency key; also the outbox and the cap ledger."""
+class MessageFields(SQLModel):
+    """What a message is, whatever becomes of it: the fields a run's send reserves (`SendReservation`)."""
 
-    __tablename__ = "message"
-    __table_args__ = (Index("ix_message_customer_id_created_at", "customer_id", "created_at"),)
-
-    key: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)  # the idempotency key: one row, one send, however often it is retried
     workflow_id: str = Field(index=True)
     journey_id: str
     customer_id: str
@@ -160,11 +157,19 @@ class MessageRow(SQLModel, table=True):
     body: str | None = Field(default=None, sa_type=Text)
     html: str | None = Field(default=None, sa_type=Text)
     payload: dict[str, Any] = _json(dict)
-    status: str = "sending"  # sending | sent | delivered | failed | skipped | retried
     provider: str | None = None  # "outbox": the row holds exactly what would have been sent
+    created_at: datetime | None = _at()  # when the run decided to send
+
+
+class MessageRow(MessageFields, table=True):
+    """Every message a run decided to send, keyed by its idempotency key; also the outbox and the cap ledger."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_customer_id_created_at", "customer_id", "created_at"),)
+
+    status: str = "sending"  # sending | sent | delivered | failed | skipped | retried
     provider_id: str | None = None
     error: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = _at()
     sent_at: datetime | None = _at(nullable=True)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import Snapshot
 from journeys.format.customers import Customer
-from journeys.store.models import MessageRow
+from journeys.store.models import MessageFields, MessageRow
 
 MessageStatus = Literal["sending", "sent", "delivered", "failed", "skipped"]
 
@@ -24,23 +24,9 @@ class UpsertCounts:
     unchanged: int = 0
 
 
-class SendReservation(BaseModel):
-    """A message a run is about to send: the message row's fields but its outcome."""
-
-    key: str  # the idempotency key: one row, one send, however often the activity is retried
-    workflow_id: str
-    journey_id: str
-    customer_id: str
-    step: str
-    visit: int
-    channel: str
-    recipient: str | None = None
-    subject: str | None = None
-    body: str | None = None
-    html: str | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
-    provider: str | None = None
-    created_at: datetime | None = None  # when the run decided to send; `reserve_send`'s `now` when absent
+class SendReservation(MessageFields):
+    """A message a run is about to send: the message row's fields but its outcome (`created_at` unset:
+    `reserve_send`'s `now`)."""
 
 
 @dataclass(frozen=True)
