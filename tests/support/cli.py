@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from journeys.cli import main
+from tests.support import ROOT
 
 SCRIPT = Path(sys.executable).parent / "journeys"
 
@@ -25,10 +26,15 @@ def run(*args: str) -> tuple[int, str, str]:
     return (code if isinstance(code, int) else 0 if code is None else 1), out.getvalue(), err.getvalue()
 
 
-def run_script(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_script(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The installed `journeys ARGS` in `cwd`, without colours or debugging, with `env` added to ours."""
     environment = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "JOURNEYS_DEBUG")}
     environment |= {"NO_COLOR": "1", **(env or {})}
     return subprocess.run(
         [str(SCRIPT), *args], cwd=cwd, env=environment, capture_output=True, text=True, encoding="utf-8", timeout=120
     )
+
+
+def data_in(folder: Path) -> dict[str, str]:
+    """The environment that keeps `journeys`' data dir and store in `folder`."""
+    return {"JOURNEYS_DATA_DIR": str(folder / "data"), "JOURNEYS_DATABASE_URL": f"sqlite:///{folder}/s.db"}

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from journeys.errors import InputError
 from journeys.services.importing import import_customers
 from journeys.store import Store
-from tests.support.cli import run, run_script
+from tests.support.cli import data_in, run, run_script
 from tests.support.importing import emptied, import_bytes, stored_ids, write
 
 JOURNEY = "id: j\nname: J\nsteps:\n  - id: hello\n    send: sms\n    message: {text: 'Hi {{ customer.name }}'}\n"
@@ -412,16 +412,12 @@ def test_any_damage_to_a_good_file_is_a_clean_refusal_or_a_consistent_import(
 
 def test_the_installed_script_imports_good_rows_and_reports_bad_ones(tmp_path: Path) -> None:
     path = write(tmp_path, '\ufeff{"id": "c1", "name": "علی"}\n{"id": "c2", "x": NaN}\n{oops\n', "c.jsonl")
-    url = f"sqlite:///{tmp_path}/s.db"
 
-    result = run_script(
-        "customers", "import", str(path), cwd=tmp_path,
-        env={"JOURNEYS_DATA_DIR": str(tmp_path / "data"), "JOURNEYS_DATABASE_URL": url},
-    )  # fmt: skip
+    result = run_script("customers", "import", str(path), cwd=tmp_path, env=data_in(tmp_path))
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"{path}:2: NaN is not a JSON number",
         f"{path}:3: not valid JSON: Expecting property name enclosed in double quotes (column 2)",
     ]
-    assert stored_ids(url) == ["c1"]
+    assert stored_ids(data_in(tmp_path)["JOURNEYS_DATABASE_URL"]) == ["c1"]

@@ -8,13 +8,8 @@ is cheap to refuse, and what Python's dates, zones and numbers cannot hold is re
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,10 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeys import cli
-from journeys.cli import main
+from tests.support.cli import data_in, run, run_script
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = Path(sys.executable).parent / "journeys"
 START = "2026-11-23T08:00:00+03:30"
 GOOD = """\
 id: j
@@ -40,15 +34,6 @@ steps:
     wait: 1d
 """
 CUSTOMERS = "id,name,phone\nc1,Sara,+989121000001\n"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """`journeys ARGS` in this process: exit status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exited:
-        main(list(args))
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), out.getvalue(), err.getvalue()
 
 
 def assert_problem_lines(code: int, err: str, path: Path) -> list[str]:
@@ -422,21 +407,15 @@ def test_any_value_of_the_wrong_type_is_named_with_its_line(tmp_path: Path, chan
 # --- the installed script ---------------------------------------------------------------------------------
 
 
-def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "JOURNEYS_DEBUG")}
-    env |= {"NO_COLOR": "1", "JOURNEYS_DATA_DIR": str(cwd / "data"), "JOURNEYS_DATABASE_URL": f"sqlite:///{cwd}/s.db"}
-    return subprocess.run(
-        [str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120
-    )
-
-
 def test_script_validate_and_simulate_with_bad_files_print_one_line(tmp_path: Path) -> None:
     (tmp_path / "bomb.yaml").write_text(GOOD + MERGE_BOMB + BILLION_LAUGHS + "description: *a9\n", encoding="utf-8")
     (tmp_path / "j.yaml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "c.csv").write_bytes("id,name\nc1,علي\n".encode("cp1256"))
 
-    bomb = run_script("validate", "bomb.yaml", cwd=tmp_path)
-    simulate = run_script("simulate", "j.yaml", "--customers", "c.csv", "--start", START, cwd=tmp_path)
+    bomb = run_script("validate", "bomb.yaml", cwd=tmp_path, env=data_in(tmp_path))
+    simulate = run_script(
+        "simulate", "j.yaml", "--customers", "c.csv", "--start", START, cwd=tmp_path, env=data_in(tmp_path)
+    )
 
     assert bomb.returncode == 1 and "Traceback" not in bomb.stderr
     assert all(line.startswith("bomb.yaml:") for line in bomb.stderr.splitlines())

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from journeys.cli import main
+from tests.support import ROOT
+from tests.support.cli import run, run_script
 
-ROOT = Path(__file__).resolve().parents[3]
 DEFINITIONS = ROOT / "definitions"
 MODEM_SWAP = DEFINITIONS / "modem_swap.yaml"
 SCENARIO = DEFINITIONS / "scenarios" / "modem_swap"
-SCRIPT = Path(sys.executable).parent / "journeys"
 START = "2026-11-23T08:00:00+03:30"
 SIMULATE = [
     "simulate",
@@ -42,22 +38,6 @@ steps:
   - id: w
     wait_for: registered
 """
-
-
-def run_script(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    env["NO_COLOR"] = "1"
-    return subprocess.run(
-        [str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120
-    )
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), out, err
 
 
 def assert_one_line_error(code: int, err: str) -> str:
@@ -123,13 +103,13 @@ def test_script_unknown_option_is_one_line() -> None:
 # --- validate ---------------------------------------------------------------------------------------
 
 
-def test_validate_shipped_definitions_exit_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "validate", *map(str, sorted(DEFINITIONS.glob("*.yaml"))))
+def test_validate_shipped_definitions_exit_zero() -> None:
+    code, out, err = run("validate", *map(str, sorted(DEFINITIONS.glob("*.yaml"))))
     assert code == 0, err
     assert "modem-swap v3" in out
 
 
-def test_validate_broken_file_exits_one_with_positions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_broken_file_exits_one_with_positions(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         textwrap.dedent(
@@ -149,7 +129,7 @@ def test_validate_broken_file_exits_one_with_positions(capsys: pytest.CaptureFix
         ),
         encoding="utf-8",
     )
-    code, out, err = run_main(capsys, "validate", str(broken))
+    code, out, err = run("validate", str(broken))
     assert code == 1
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -160,11 +140,11 @@ def test_validate_broken_file_exits_one_with_positions(capsys: pytest.CaptureFix
     ]
 
 
-def test_validate_yaml_syntax_error_and_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_yaml_syntax_error_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "syntax.yaml"
     bad.write_text("id: [\n", encoding="utf-8")
     missing = tmp_path / "missing.yaml"
-    code, _, err = run_main(capsys, "validate", str(bad), str(missing))
+    code, _, err = run("validate", str(bad), str(missing))
     assert code == 1
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -173,18 +153,18 @@ def test_validate_yaml_syntax_error_and_missing_file(capsys: pytest.CaptureFixtu
     assert lines[1].startswith(f"{missing}:1:1: ")
 
 
-def test_validate_one_bad_file_among_good_ones_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_one_bad_file_among_good_ones_fails(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
-    code, out, _ = run_main(capsys, "validate", str(MODEM_SWAP), str(broken))
+    code, out, _ = run("validate", str(MODEM_SWAP), str(broken))
     assert code == 1
     assert str(MODEM_SWAP) in out
 
 
-def test_validate_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_json_shape(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
-    code, out, _ = run_main(capsys, "validate", "--json", str(MODEM_SWAP), str(broken))
+    code, out, _ = run("validate", "--json", str(MODEM_SWAP), str(broken))
     assert code == 1
     report = json.loads(out)
     assert isinstance(report, list) and len(report) == 2
@@ -202,8 +182,8 @@ def test_validate_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert [(p["line"], p["col"]) for p in bad["problems"]] == [(1, 5), (3, 1), (6, 11), (7, 5)]
 
 
-def test_validate_json_of_valid_files_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "validate", "--json", *map(str, sorted(DEFINITIONS.glob("*.yaml"))))
+def test_validate_json_of_valid_files_exits_zero() -> None:
+    code, out, _ = run("validate", "--json", *map(str, sorted(DEFINITIONS.glob("*.yaml"))))
     assert code == 0
     assert all(entry["valid"] for entry in json.loads(out))
 
@@ -211,57 +191,57 @@ def test_validate_json_of_valid_files_exits_zero(capsys: pytest.CaptureFixture[s
 # --- schema and render ------------------------------------------------------------------------------
 
 
-def test_schema_prints_a_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "schema")
+def test_schema_prints_a_json_schema() -> None:
+    code, out, _ = run("schema")
     assert code == 0
     schema = json.loads(out)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "steps" in schema.get("properties", {})
 
 
-def test_render_mermaid_is_a_flowchart(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "render", "--format", "mermaid", str(MODEM_SWAP))
+def test_render_mermaid_is_a_flowchart() -> None:
+    code, out, _ = run("render", "--format", "mermaid", str(MODEM_SWAP))
     assert code == 0
     assert out.startswith("flowchart")
     for step in ("invite", "remind", "happy_call", "give_up"):
         assert step in out
 
 
-def test_render_default_format_is_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "render", str(MODEM_SWAP))
+def test_render_default_format_is_mermaid() -> None:
+    code, out, _ = run("render", str(MODEM_SWAP))
     assert code == 0
     assert out.startswith("flowchart")
 
 
-def test_render_dot_is_a_digraph(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "render", "--format", "dot", str(MODEM_SWAP))
+def test_render_dot_is_a_digraph() -> None:
+    code, out, _ = run("render", "--format", "dot", str(MODEM_SWAP))
     assert code == 0
     assert out.lstrip().startswith("digraph")
     assert out.rstrip().endswith("}")
     assert "invite" in out and "->" in out
 
 
-def test_render_dot_to_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_render_dot_to_output_file(tmp_path: Path) -> None:
     target = tmp_path / "map.dot"
-    code, _, _ = run_main(capsys, "render", "-f", "dot", "-o", str(target), str(MODEM_SWAP))
+    code, _, _ = run("render", "-f", "dot", "-o", str(target), str(MODEM_SWAP))
     assert code == 0
     assert target.read_text(encoding="utf-8").startswith("digraph")
 
 
 @pytest.mark.skipif(shutil.which("dot") is not None, reason="Graphviz dot is installed")
 @pytest.mark.parametrize("fmt", ["svg", "png"])
-def test_render_image_without_graphviz_is_one_line(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
-    code, out, err = run_main(capsys, "render", "--format", fmt, str(MODEM_SWAP))
+def test_render_image_without_graphviz_is_one_line(fmt: str) -> None:
+    code, out, err = run("render", "--format", fmt, str(MODEM_SWAP))
     assert code == 1
     line = assert_one_line_error(code, err)
     assert "dot" in line
     assert out == ""
 
 
-def test_render_invalid_definition_lists_problems(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_render_invalid_definition_lists_problems(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
-    code, out, err = run_main(capsys, "render", str(broken))
+    code, out, err = run("render", str(broken))
     assert code == 1
     assert out == ""
     assert "Traceback" not in err
@@ -270,8 +250,8 @@ def test_render_invalid_definition_lists_problems(capsys: pytest.CaptureFixture[
     assert all(line.startswith(f"{broken}:") for line in lines)
 
 
-def test_render_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, "render", "--format", "gif", str(MODEM_SWAP))
+def test_render_unknown_format_is_a_usage_error() -> None:
+    code, _, err = run("render", "--format", "gif", str(MODEM_SWAP))
     line = assert_one_line_error(code, err)
     assert "--format" in line
 
@@ -286,8 +266,8 @@ def _is(value: Any, *types: type) -> bool:
     return isinstance(value, types)
 
 
-def test_simulate_json_has_the_spec_keys_and_types(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, *SIMULATE, "--start", START, "--days", "30", "--json")
+def test_simulate_json_has_the_spec_keys_and_types() -> None:
+    code, out, err = run(*SIMULATE, "--start", START, "--days", "30", "--json")
     assert code == 0, err
     data = json.loads(out)
     assert set(data) >= {"journey", "version", "days", "started_at", "customers", "totals"}
@@ -351,8 +331,8 @@ def test_simulate_json_has_the_spec_keys_and_types(capsys: pytest.CaptureFixture
     assert set(totals["outcomes"]) <= outcomes
 
 
-def test_simulate_json_tells_the_scenario(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, *SIMULATE, "--start", START, "--json")
+def test_simulate_json_tells_the_scenario() -> None:
+    code, out, _ = run(*SIMULATE, "--start", START, "--json")
     assert code == 0
     customers = {c["id"]: c for c in json.loads(out)["customers"]}
     assert (customers["c1"]["outcome"], customers["c1"]["end_label"]) == ("completed", "converted")
@@ -364,9 +344,9 @@ def test_simulate_json_tells_the_scenario(capsys: pytest.CaptureFixture[str]) ->
     assert customers["c1"]["steps"][0] == {"offset_s": 0, "step": "invite"}
 
 
-def test_simulate_days_defaults_to_30_and_start_to_now(capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_days_defaults_to_30_and_start_to_now() -> None:
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    code, out, _ = run_main(capsys, *SIMULATE, "--json")
+    code, out, _ = run(*SIMULATE, "--json")
     after = datetime.now(timezone.utc)
     assert code == 0
     data = json.loads(out)
@@ -378,8 +358,8 @@ def test_simulate_days_defaults_to_30_and_start_to_now(capsys: pytest.CaptureFix
     assert before - timedelta(seconds=1) <= started <= after + timedelta(seconds=1)
 
 
-def test_simulate_days_option(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, *SIMULATE, "--start", START, "--days", "2", "--json")
+def test_simulate_days_option() -> None:
+    code, out, _ = run(*SIMULATE, "--start", START, "--days", "2", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["days"] == 2
@@ -387,8 +367,8 @@ def test_simulate_days_option(capsys: pytest.CaptureFixture[str]) -> None:
         assert all(m["offset_s"] <= 2 * 86400 for m in customer["messages"])
 
 
-def test_simulate_human_output_names_customers_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, *SIMULATE, "--start", START)
+def test_simulate_human_output_names_customers_and_totals() -> None:
+    code, out, err = run(*SIMULATE, "--start", START)
     assert code == 0, err
     for customer_id in ("c1", "c2", "c3", "c4", "c5", "c6"):
         assert re.search(rf"\b{customer_id}\b", out), customer_id
@@ -398,67 +378,67 @@ def test_simulate_human_output_names_customers_and_totals(capsys: pytest.Capture
         json.loads(out)
 
 
-def test_simulate_start_without_offset_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, *SIMULATE, "--start", "2026-11-23T08:00:00")
+def test_simulate_start_without_offset_is_one_line() -> None:
+    code, out, err = run(*SIMULATE, "--start", "2026-11-23T08:00:00")
     line = assert_one_line_error(code, err)
     assert "--start" in line and "offset" in line
     assert out == ""
 
 
-def test_simulate_start_not_a_date_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, *SIMULATE, "--start", "next tuesday")
+def test_simulate_start_not_a_date_is_one_line() -> None:
+    code, _, err = run(*SIMULATE, "--start", "next tuesday")
     assert "--start" in assert_one_line_error(code, err)
 
 
-def test_simulate_missing_customers_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_simulate_missing_customers_file_is_one_line(tmp_path: Path) -> None:
     missing = tmp_path / "nobody.csv"
-    code, _, err = run_main(capsys, "simulate", str(MODEM_SWAP), "--customers", str(missing))
+    code, _, err = run("simulate", str(MODEM_SWAP), "--customers", str(missing))
     line = assert_one_line_error(code, err)
     assert str(missing) in line
 
 
-def test_simulate_customers_csv_bad_row_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_simulate_customers_csv_bad_row_is_one_line(tmp_path: Path) -> None:
     customers = tmp_path / "customers.csv"
     customers.write_text("id,name,plan\nc1,Sara,wimax\nc2,Ali,wimax,extra\n", encoding="utf-8")
-    code, _, err = run_main(capsys, "simulate", str(MODEM_SWAP), "--customers", str(customers))
+    code, _, err = run("simulate", str(MODEM_SWAP), "--customers", str(customers))
     line = assert_one_line_error(code, err)
     assert f"{customers}:3" in line
 
 
-def test_simulate_events_unknown_customer_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_simulate_events_unknown_customer_is_one_line(tmp_path: Path) -> None:
     events = tmp_path / "events.yaml"
     events.write_text("- {customer: c1, event: registered, after: 1d}\n- {customer: zz, event: registered}\n")
     args = ["simulate", str(MODEM_SWAP), "--customers", str(SCENARIO / "customers.yaml"), "--events", str(events)]
-    code, _, err = run_main(capsys, *args)
+    code, _, err = run(*args)
     line = assert_one_line_error(code, err)
     assert f"{events}:2" in line and "'zz'" in line
 
 
-def test_simulate_unknown_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, *SIMULATE, "--bogus")
+def test_simulate_unknown_option_is_one_line() -> None:
+    code, _, err = run(*SIMULATE, "--bogus")
     assert "--bogus" in assert_one_line_error(code, err)
 
 
-def test_simulate_missing_customers_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, "simulate", str(MODEM_SWAP))
+def test_simulate_missing_customers_option_is_one_line() -> None:
+    code, _, err = run("simulate", str(MODEM_SWAP))
     assert "--customers" in assert_one_line_error(code, err)
 
 
-def test_simulate_negative_days_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, *SIMULATE, "--days", "-1")
+def test_simulate_negative_days_is_one_line() -> None:
+    code, _, err = run(*SIMULATE, "--days", "-1")
     assert "--days" in assert_one_line_error(code, err)
 
 
-def test_simulate_invalid_definition_lists_problems(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_simulate_invalid_definition_lists_problems(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
-    code, out, err = run_main(capsys, "simulate", str(broken), "--customers", str(SCENARIO / "customers.yaml"))
+    code, out, err = run("simulate", str(broken), "--customers", str(SCENARIO / "customers.yaml"))
     assert code == 1
     assert out == ""
     assert "Traceback" not in err
     assert all(line.startswith(f"{broken}:") for line in err.splitlines() if line.strip())
 
 
-def test_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, "frobnicate")
+def test_unknown_command_is_one_line() -> None:
+    code, _, err = run("frobnicate")
     assert "frobnicate" in assert_one_line_error(code, err)
