@@ -6,6 +6,7 @@ Read once at the edges (the CLI, `worker.py`) and passed inward.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import (
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     # encrypts every Temporal payload: "id:base64key[,older-id:base64key...]", the first one encrypts;
     # unset: the key `journeys dev` generated into the data dir, if there is one (journeys.runtime.codec)
     encryption_key: str | None = None
+    # "off": a worker or server may talk to a Temporal server elsewhere without a key (payloads in clear)
+    encryption: Literal["on", "off"] = "on"
     # journey runs a worker keeps in memory; a run outside it is replayed from its history when woken
     workflow_cache: int = 1_000
     # provider rate limits, messages per second across every worker (unset: as fast as the workers go)

@@ -19,6 +19,7 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import re
 import secrets
@@ -160,6 +161,30 @@ def configured_keys(settings: Settings, create: bool = False) -> str | None:
         return settings.encryption_key
     path = settings.data_dir / KEY_FILE
     return load_or_create_key(path) if create or path.exists() else None
+
+
+def required_keys(settings: Settings) -> str | None:
+    """The keys a worker or server runs with. Against a Temporal server on another machine, payloads hold
+    customers' personal data in someone else's database: no key is an error unless `encryption = off` says
+    cleartext is meant (a local dev server keeps the embedded default's key file, if any)."""
+    keys = configured_keys(settings)
+    host = settings.temporal_address.rpartition(":")[0].strip("[]") or settings.temporal_address
+    if keys is None and settings.encryption != "off" and not _local(host):
+        raise EncryptionError(
+            f"Temporal at {settings.temporal_address} is not on this machine and JOURNEYS_ENCRYPTION_KEY is not "
+            "set: set it (the same on every worker, server and client), or JOURNEYS_ENCRYPTION=off to send "
+            "payloads in clear"
+        )
+    return keys
+
+
+def _local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def data_converter(keys_text: str | None) -> DataConverter:

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.errors import JourneysError
-from journeys.runtime.codec import EncryptionCodec, codec_server, configured_keys, data_converter
+from journeys.runtime.codec import EncryptionCodec, codec_server, configured_keys, data_converter, required_keys
 from journeys.runtime.logs import configure_logging, get_logger
 from journeys.runtime.temporal import binary, build_worker, connect
 from journeys.settings import Settings
@@ -95,9 +95,10 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
 
 async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
     """A worker alone, against the configured Temporal server and store."""
+    keys = required_keys(settings)
     configure_logging(settings)
     store = Store.open(settings.store_url)
-    client = await connect(settings)
+    client = await connect(settings, keys)
     stop = _stop_on_signals()
     async with build_worker(client, settings, store):
         say(f"Worker on {settings.temporal_address}, task queue '{settings.task_queue}'. Ctrl-C stops it.")
@@ -110,11 +111,12 @@ async def run_serve(settings: Settings, port: int | None, say: Callable[[str], N
     """`journeys serve`: the inbound server alone, against the configured store and Temporal (reached on first use)."""
     from journeys.http.inbound import inbound_server
 
+    keys = required_keys(settings)
     configure_logging(settings)
     store = Store.open(settings.store_url)
     stop = _stop_on_signals()
     try:
-        async with inbound_server(settings, store, lambda: connect(settings), port) as bound:
+        async with inbound_server(settings, store, lambda: connect(settings, keys), port) as bound:
             say(f"Inbound server on 127.0.0.1:{bound}, reached as {settings.public_url}. Ctrl-C stops it.")
             await stop.wait()
     finally:

@@ -49,10 +49,10 @@ def quiet_runtime() -> None:
     Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=logging)), error_if_already_set=False)
 
 
-async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter, encrypting payloads when a key is set; one clear line when
-    nothing answers."""
-    converter = data_converter(configured_keys(settings))
+async def connect(settings: Settings, keys: str | None = None) -> Client:
+    """A client with the pydantic data converter, encrypting payloads with `keys` (default: the configured
+    ones, if any); one clear line when nothing answers."""
+    converter = data_converter(keys or configured_keys(settings))
     try:
         return await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
