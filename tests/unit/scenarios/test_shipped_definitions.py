@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -137,3 +140,16 @@ def test_cross_sell_branches_on_tags_and_attributes_and_tags_the_customer() -> N
     assert sent(c["x3"]) == [] and c["x3"].end_label == "not_eligible"
     assert c["x4"].skipped_reason == "entry.when is false"
     assert c["x5"].skipped_reason == "entry.unless: customer already has event 'churned'"
+
+
+@pytest.mark.parametrize("path", sorted(DEFINITIONS.glob("scenarios/*/customers.*")), ids=lambda p: p.parent.name)
+def test_shipped_customers_files_import_without_a_rejected_row(path: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "journeys", "customers", "import", str(path)],
+        env={**os.environ, "JOURNEYS_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " 0 rejected" in done.stdout
