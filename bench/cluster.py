@@ -27,7 +27,7 @@ from bench.baseline import bare_worker
 from journeys.format.customers import Profile
 from journeys.runtime.codec import configured_keys, data_converter
 from journeys.runtime.temporal import binary, build_worker
-from journeys.services.operations import Published, publish
+from journeys.services.catalogue import Published, publish
 from journeys.settings import Settings
 from journeys.store import MessageRow, Store
 

@@ -11,7 +11,8 @@ from bench.baseline import Ran, start_bare
 from bench.cluster import Cluster
 from bench.console import say
 from journeys.engine.runs import workflow_id
-from journeys.services.operations import PARALLEL, enroll
+from journeys.services.enrolment import enroll
+from journeys.services.shared import PARALLEL
 
 BATCH = 2_000  # customers per `enroll` call while filling up
 SETTLE_S_PER_RUN = 0.5  # a generous bound on how long one run may take to reach its first wait

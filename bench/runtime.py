@@ -4,8 +4,8 @@ waiting runs costs the worker.
 
 Each figure is a ratio against a baseline measured in the same run, on the same server and in the same
 process: `bench.baseline.Bare`, a workflow with one no-op activity (and, for signals, a wait for one
-signal). The journey is the shipped modem swap, enrolled through `journeys.services.operations.enroll` (what
-`journeys enroll --all` runs) and signalled through `journeys.services.operations.signal` (`journeys signal`).
+signal). The journey is the shipped modem swap, enrolled through `journeys.services.enrolment.enroll` (what
+`journeys enroll --all` runs) and signalled through `journeys.services.delivery.signal` (`journeys signal`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from bench.plot import LatencyPoint, plot_signal_latency
 from bench.population import Population
 from bench.report import Figure
 from bench.stats import percentile, rss_mib
-from journeys.services.operations import signal, status
+from journeys.services.delivery import signal
+from journeys.services.status import status
 
 SIGNAL_P99_MS = 250
 SIGNAL_RATIO = 1.5

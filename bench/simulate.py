@@ -21,7 +21,7 @@ from journeys.engine.messages import MessageSource, render_message
 from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
 from journeys.format.loader import load_or_raise
-from journeys.services.operations import publish
+from journeys.services.catalogue import publish
 from journeys.simulate.inprocess import simulate
 from journeys.simulate.temporal import simulate_on_temporal
 from journeys.templates import TemplateFiles

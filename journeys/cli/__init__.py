@@ -177,7 +177,7 @@ def simulate(
     people = read_customers(customers)
     planned = read_events(events, began, {c.id for c in people}) if events else []
     if engine is Engine.temporal:
-        from journeys.services.operations import publish
+        from journeys.services.catalogue import publish
         from journeys.simulate.temporal import simulate_on_temporal
 
         published = publish(file)
@@ -292,15 +292,15 @@ def enroll(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Enrol customers (respecting entry rules), idempotently: enrolling twice makes one run."""
-    from journeys.services import operations
+    from journeys.services import catalogue, enrolment
 
     if bool(customer) == all_customers:
         raise InputError("give --customer ID (one or more) or --all")
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        published = operations.publish(operations.find_journey(settings, journey))
+        published = catalogue.publish(catalogue.find_journey(settings, journey))
         ids = store.customer_ids() if all_customers else list(customer or [])
-        return published.journey, await operations.enroll(client, store, settings, published, ids)
+        return published.journey, await enrolment.enroll(client, store, settings, published, ids)
 
     found, results = _run(lambda: _runtime(body))
     if as_json:
@@ -331,12 +331,12 @@ def signal(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Record an event and deliver it at once to every live run of the customer; print what each did."""
-    from journeys.services import operations
+    from journeys.services import delivery
 
     values = _data(data)
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await operations.signal(client, store, settings, customer, event, values, event_id, journey)
+        return await delivery.signal(client, store, settings, customer, event, values, event_id, journey)
 
     result = _run(lambda: _runtime(body))
     if as_json:
@@ -353,10 +353,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """The customer's runs: journey, version, current step, what it waits for and until when, messages, outcome."""
-    from journeys.services import operations
+    from journeys.services.status import status as customer_status
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await operations.status(client, store, customer)
+        return await customer_status(client, store, customer)
 
     result = _run(lambda: _runtime(body))
     if as_json:
@@ -374,10 +374,10 @@ def cancel(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """End the customer's live runs with outcome cancelled."""
-    from journeys.services import operations
+    from journeys.services import control
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await operations.cancel(client, store, customer, journey)
+        return await control.cancel(client, store, customer, journey)
 
     results = _run(lambda: _runtime(body))
     if as_json:
@@ -395,7 +395,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Per step: how many arrived, are there now, left by each path; outcomes; messages; goal conversion."""
-    from journeys.services.operations import find_journey
+    from journeys.services.catalogue import find_journey
     from journeys.store import Store
 
     settings = Settings()
@@ -424,10 +424,10 @@ def move(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Move one live run to a step now; recorded with who, when and why."""
-    from journeys.services import operations
+    from journeys.services import control
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await operations.move(client, store, customer, journey, to, reason, by)
+        return await control.move(client, store, customer, journey, to, reason, by)
 
     moved = _run(lambda: _runtime(body))
     if as_json:
@@ -457,12 +457,12 @@ def migrate(
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
 ) -> None:
     """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped."""
-    from journeys.services import operations
+    from journeys.services import control
 
     mapping = _mapping(map_)
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await operations.migrate(client, store, settings, journey, to_version, mapping, dry_run)
+        return await control.migrate(client, store, settings, journey, to_version, mapping, dry_run)
 
     plan = _run(lambda: _runtime(body))
     if as_json:
@@ -476,10 +476,10 @@ def migrate(
 
 
 def _pause(journey: str, paused: bool) -> None:
-    from journeys.services import operations
+    from journeys.services import control
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await operations.set_paused(client, store, settings, journey, paused)
+        return await control.set_paused(client, store, settings, journey, paused)
 
     live = _run(lambda: _runtime(body))
     state = "paused: it enrols no one and sends nothing" if paused else "resumed: held sends go out now"

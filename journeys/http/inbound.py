@@ -9,7 +9,7 @@
 
 Every `/twilio/*` request must carry a valid `X-Twilio-Signature` for `public_url` + its path (the URL Twilio
 was given), else 403 and nothing changes; tokens are `journeys.secrets` signed with the signing secret, else
-403. Events go through `operations.signal`, so live runs take them in at once; their ids derive from the
+403. Events go through `delivery.signal`, so live runs take them in at once; their ids derive from the
 provider's ids, so a webhook Twilio retries is one event. When Temporal cannot be reached the consent and the
 event are still recorded in the store (and a warning logged): an opt-out is never lost. Bodies over
 `MAX_BODY_BYTES` get 413. Nothing personal (phone numbers, addresses, message text) goes to logs or responses.
@@ -38,7 +38,7 @@ from journeys.errors import JourneysError
 from journeys.format.customers import Event
 from journeys.runtime.logs import get_logger
 from journeys.runtime.serving import serving
-from journeys.services import operations
+from journeys.services import delivery
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -91,7 +91,7 @@ class Inbound:
             await asyncio.to_thread(self.store.record_event, customer_id, event)
             log.warning("event.recorded", customer=customer_id, name=name, event_id=event_id, delivered=False)
             return
-        result = await operations.signal(client, self.store, self.settings, customer_id, name, data, event_id)
+        result = await delivery.signal(client, self.store, self.settings, customer_id, name, data, event_id)
         log.info(
             "event.delivered",
             customer=customer_id,

@@ -1,5 +1,6 @@
-"""What the CLI, the HTTP server and the simulators share: the definitions catalogue, enrolment, event
-delivery, status, live control (move, migrate, pause) and customer import.
+"""What the CLI, the HTTP server and the simulators share: the definitions catalogue (`catalogue`), enrolment
+(`enrolment`), event delivery (`delivery`), status (`status`), live control: cancel, move, migrate, pause
+(`control`), and customer import (`importing`); `shared` holds what several of them use.
 
 May import: `journeys.errors`, `journeys.settings`, `journeys.format`, `journeys.engine`, `journeys.templates`,
 `journeys.store`; talks to Temporal only through a `temporalio.client.Client` it is given.

@@ -27,7 +27,9 @@ from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
 from journeys.runtime.codec import data_converter, generate_key_entry
 from journeys.runtime.temporal import binary, build_worker
-from journeys.services.operations import Published, _deliver, settle
+from journeys.services.catalogue import Published
+from journeys.services.control import settle
+from journeys.services.delivery import deliver
 from journeys.settings import Settings
 from journeys.simulate.inprocess import SimCustomer, SimMessage, SimStep, Simulation, Totals
 from journeys.store import Store
@@ -132,7 +134,7 @@ class _Simulation:
         self.store.record_event(customer_id, event)
         live = self.store.live_runs(customer_id, self.journey.id)
         for run in live:
-            await _deliver(self.client, run.workflow_id, run.journey_id, event)
+            await deliver(self.client, run.workflow_id, run.journey_id, event)
             await self._settle(run.workflow_id)
         if not live and event.name == self.journey.entry.trigger:
             await self._enrol(customer_id, event.at, event)

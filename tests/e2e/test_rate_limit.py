@@ -14,7 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.channels import outbox_only
 from journeys.format.customers import Profile
 from journeys.runtime.temporal import binary, build_worker
-from journeys.services.operations import enroll, publish, settle, signal
+from journeys.services.catalogue import publish
+from journeys.services.control import settle
+from journeys.services.delivery import signal
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 

@@ -33,7 +33,7 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from journeys.errors import JourneysError
 from journeys.format.customers import Event
-from journeys.services import operations
+from journeys.services import delivery, shared
 from journeys.store import Store
 from tests.support.faultkit import Journeys, TemporalServer, write_customers
 from tests.support.polling import until
@@ -226,8 +226,8 @@ async def test_a_delivery_the_server_gave_up_on_is_asked_again_under_the_same_up
     """Found by the test above: under load the update call timed out and `journeys signal` died with a traceback.
     Now it asks again, with the same update id, so the server joins the update it may already hold."""
     handle = _BusyHandle(timeouts=2)
-    event = Event(id="go-c01", name="go", data={}, at=operations._now())
-    effect = await operations._deliver(_Client(handle), "journey:j01:c01:1", "j01", event)  # type: ignore[arg-type]
+    event = Event(id="go-c01", name="go", data={}, at=shared.utc_now())
+    effect = await delivery.deliver(_Client(handle), "journey:j01:c01:1", "j01", event)  # type: ignore[arg-type]
     assert (effect.effect, effect.workflow_id) == ("advanced", "journey:j01:c01:1")
     assert handle.calls == [("deliver", "go-c01", "deliver:go-c01")] * 3
 
@@ -235,7 +235,7 @@ async def test_a_delivery_the_server_gave_up_on_is_asked_again_under_the_same_up
 async def test_a_delivery_the_server_never_takes_ends_in_one_line_naming_the_id(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(operations, "DELIVER_PATIENCE", timedelta(0))
-    event = Event(id="go-c02", name="go", data={}, at=operations._now())
+    monkeypatch.setattr(delivery, "DELIVER_PATIENCE", timedelta(0))
+    event = Event(id="go-c02", name="go", data={}, at=shared.utc_now())
     with pytest.raises(JourneysError, match="the event is recorded: run the same command again with --id go-c02"):
-        await operations._deliver(_Client(_BusyHandle(timeouts=float("inf"))), "w", "j01", event)  # type: ignore[arg-type]
+        await delivery.deliver(_Client(_BusyHandle(timeouts=float("inf"))), "w", "j01", event)  # type: ignore[arg-type]

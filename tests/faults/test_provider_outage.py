@@ -49,7 +49,8 @@ from journeys.engine.runs import RunStatus
 from journeys.format.customers import Profile
 from journeys.runtime.codec import data_converter, generate_key_entry
 from journeys.runtime.temporal import binary, build_worker
-from journeys.services.operations import enroll, publish
+from journeys.services.catalogue import publish
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.store.models import MessageRow

@@ -10,7 +10,9 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.channels import outbox_only
 from journeys.format.customers import Profile
 from journeys.runtime.temporal import build_worker
-from journeys.services.operations import enroll, publish, settle
+from journeys.services.catalogue import publish
+from journeys.services.control import settle
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.support.fake_twilio import FakeTwilio

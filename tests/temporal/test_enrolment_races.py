@@ -10,8 +10,11 @@ from temporalio.client import Client
 
 from journeys.engine import interpreter as engine
 from journeys.engine.runs import RunInput
-from journeys.services import operations
-from journeys.services.operations import cancel, enroll, publish, signal
+from journeys.services import shared
+from journeys.services.catalogue import publish
+from journeys.services.control import cancel
+from journeys.services.delivery import signal
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.temporal.test_journey_workflow import MODEM_SWAP, sent
@@ -51,7 +54,7 @@ async def test_an_event_for_a_run_registered_but_not_yet_started_is_delivered_on
 async def test_a_run_an_interrupted_enrolment_left_unstarted_starts_with_the_events_it_missed(
     client: Client, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(operations, "UNSTARTED_PATIENCE", operations.timedelta(seconds=0.5))
+    monkeypatch.setattr(shared, "UNSTARTED_PATIENCE", shared.timedelta(seconds=0.5))
     store.upsert_customers([awake("c2")])
     wid, _ = register(store, "c2")  # ... and the enrolling process died before starting it
     result = await signal(client, store, settings, "c2", "swapped", {})
@@ -70,7 +73,7 @@ async def test_a_run_an_interrupted_enrolment_left_unstarted_starts_with_the_eve
 async def test_cancelling_a_run_an_interrupted_enrolment_left_unstarted_ends_it_for_good(
     client: Client, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(operations, "UNSTARTED_PATIENCE", operations.timedelta(seconds=0.5))
+    monkeypatch.setattr(shared, "UNSTARTED_PATIENCE", shared.timedelta(seconds=0.5))
     store.upsert_customers([awake("c3")])
     wid, _ = register(store, "c3")
     assert [(r.workflow_id, r.effect) for r in await cancel(client, store, "c3", None)] == [(wid, "cancelled")]

@@ -21,7 +21,8 @@ from journeys.errors import JourneysError
 from journeys.format.customers import Profile
 from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
 from journeys.runtime.temporal import TemporalUnavailable, binary, build_worker
-from journeys.services import operations
+from journeys.services.catalogue import publish
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import SendReservation, Store
 
@@ -157,7 +158,7 @@ def message_status(store: Store, key: str) -> tuple[str, str | None]:
 async def test_sms_stop_opts_out_and_ends_the_live_run(
     http: httpx.AsyncClient, connector: Connector, store: Store, settings: Settings
 ) -> None:
-    (enrolment,) = await operations.enroll(connector.client, store, settings, operations.publish(MODEM_SWAP), ["c1"])
+    (enrolment,) = await enroll(connector.client, store, settings, publish(MODEM_SWAP), ["c1"])
     assert enrolment.status == "started" and enrolment.workflow_id
 
     response = await twilio(http, "/twilio/sms", sms("  Stop "))

@@ -10,7 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.engine.runs import RunInput, RunStatus, workflow_id
 from journeys.format.customers import Profile
-from journeys.services.operations import cancel, enroll, publish, settle, signal
+from journeys.services.catalogue import publish
+from journeys.services.control import cancel, settle
+from journeys.services.delivery import signal
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 

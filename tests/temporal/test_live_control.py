@@ -12,7 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.engine.runs import RunInput, workflow_id
 from journeys.errors import JourneysError
 from journeys.format.customers import Profile
-from journeys.services.operations import enroll, migrate, move, publish, set_paused, settle, signal
+from journeys.services.catalogue import publish
+from journeys.services.control import migrate, move, set_paused, settle
+from journeys.services.delivery import signal
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 

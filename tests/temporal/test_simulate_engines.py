@@ -10,7 +10,7 @@ import pytest
 from journeys.engine.messages import MessageSource
 from journeys.format.inputs import read_customers, read_events
 from journeys.format.loader import load_or_raise
-from journeys.services.operations import publish
+from journeys.services.catalogue import publish
 from journeys.simulate.inprocess import simulate
 from journeys.simulate.temporal import simulate_on_temporal
 from journeys.templates import TemplateFiles

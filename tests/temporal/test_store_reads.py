@@ -14,7 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from bench.cluster import afternoon_zone
 from journeys.engine.runs import RunInput, workflow_id
 from journeys.format.customers import Profile
-from journeys.services.operations import enroll, publish, settle
+from journeys.services.catalogue import publish
+from journeys.services.control import settle
+from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.temporal.test_journey_workflow import MODEM_SWAP, customer, sent

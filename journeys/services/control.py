@@ -1,0 +1,203 @@
+"""Live control: cancel, move and migrate runs, pause and resume a journey (each change audited), and wait
+for a run to settle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from journeys.engine.runs import Change, MigrateRequest, MoveRequest, RunStatus
+from journeys.errors import JourneysError
+from journeys.services.catalogue import find_journey, publish
+from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
+from journeys.services.status import query_status
+from journeys.settings import Settings
+from journeys.store import RunAuditRow, Store
+
+
+async def settle(client: Client, wid: str, timeout: float = 30.0) -> RunStatus:
+    """Wait until a run has acted on what it received (it waits again, or ended). For tests and simulation."""
+    handle = client.get_workflow_handle(wid)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await handle.query("status", result_type=RunStatus)
+        if status.idle or asyncio.get_running_loop().time() > deadline:
+            return status
+        await asyncio.sleep(0.02)
+
+
+async def cancel(client: Client, store: Store, customer_id: str, journey_id: str | None) -> list[RunEffect]:
+    live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
+
+    async def one(wid: str, jid: str) -> RunEffect:
+        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
+        try:
+            effect = await once_started(handle, lambda: handle.execute_update("cancel", "support", result_type=str))
+        except NeverStarted:  # ended in the store, so that no later enrolment starts it
+            effect = "cancelled" if await asyncio.to_thread(store.cancel_unstarted, wid, utc_now()) else "ignored"
+        except (RPCError, WorkflowUpdateFailedError):
+            effect = "ignored"
+        return RunEffect(journey=jid, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
+
+    return list(await asyncio.gather(*(one(r.workflow_id, r.journey_id) for r in live)))
+
+
+def _who(by: str | None) -> str:
+    return by or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+class Moved(BaseModel):
+    customer: str
+    journey: str
+    workflow_id: str
+    from_step: str | None
+    to_step: str
+    by: str
+    reason: str
+    at: datetime
+
+
+async def move(
+    client: Client, store: Store, customer_id: str, journey_id: str, to_step: str, reason: str, by: str | None
+) -> Moved:
+    """Put one live run at a step now; the audit trail keeps who, when, why, from and to."""
+    live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
+    if not live:
+        raise JourneysError(f"{customer_id} has no live run of {journey_id}")
+    run = live[0]
+    try:
+        change = await client.get_workflow_handle(run.workflow_id).execute_update(
+            "move", MoveRequest(to_step=to_step), result_type=Change
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise JourneysError(f"cannot move {run.workflow_id}: {_cause(exc)}") from None
+    moved = Moved(
+        customer=customer_id,
+        journey=journey_id,
+        workflow_id=run.workflow_id,
+        from_step=change.from_step,
+        to_step=to_step,
+        by=_who(by),
+        reason=reason,
+        at=utc_now(),
+    )
+    audit = RunAuditRow(
+        workflow_id=run.workflow_id,
+        kind="move",
+        at=moved.at,
+        by=moved.by,
+        reason=reason,
+        from_step=change.from_step,
+        to_step=to_step,
+        from_version=change.from_version,
+        to_version=change.to_version,
+    )
+    await asyncio.to_thread(store.record_audit, audit)
+    return moved
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return str(getattr(cause, "message", None) or cause)
+
+
+class MigrationPlan(BaseModel):
+    journey: str
+    to_version: int
+    dry_run: bool
+    moves: list[dict[str, Any]] = Field(default_factory=list)  # {from_version, from_step, to_step, runs}
+    unmapped: list[dict[str, Any]] = Field(default_factory=list)  # {from_version, step, runs}
+    migrated: int = 0
+    failed: list[dict[str, str]] = Field(default_factory=list)
+
+
+async def migrate(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    journey_id: str,
+    to_version: int,
+    step_map: dict[str, str],
+    dry_run: bool,
+    by: str | None = None,
+) -> MigrationPlan:
+    """Move live runs of older versions onto `to_version`; refuse while a step with runs is unmapped."""
+    published = publish(find_journey(settings, journey_id))
+    new = published.journey
+    if new.version != to_version:
+        raise JourneysError(
+            f"{find_journey(settings, journey_id)} is version {new.version}: publish version {to_version} there first"
+        )
+    for old, target in step_map.items():
+        if target not in {s.id for s in new.steps}:
+            raise JourneysError(f"--map {old}={target}: version {to_version} has no step {target!r}")
+    runs = [r for r in await asyncio.to_thread(store.live_runs_of_journey, new.id) if r.version < to_version]
+    statuses = dict(await asyncio.gather(*(query_status(client, r.workflow_id) for r in runs)))
+    groups: dict[tuple[int, str], list[str]] = {}
+    for run in runs:
+        status = statuses.get(run.workflow_id)
+        step = (status.current_step if status else None) or run.current_step or "?"
+        groups.setdefault((run.version, step), []).append(run.workflow_id)
+    plan = MigrationPlan(journey=new.id, to_version=to_version, dry_run=dry_run)
+    new_steps = {s.id for s in new.steps}
+    for (version, step), wids in sorted(groups.items()):
+        target = step_map.get(step, step)
+        if target in new_steps:
+            plan.moves.append({"from_version": version, "from_step": step, "to_step": target, "runs": len(wids)})
+        else:
+            plan.unmapped.append({"from_version": version, "step": step, "runs": len(wids)})
+    if dry_run or plan.unmapped:
+        return plan
+    store.save_version(new.id, new.version, published.source, published.hash, utc_now())
+    request = MigrateRequest(journey=new, templates=published.templates, step_map=step_map)
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(wid: str) -> None:
+        async with gate:
+            try:
+                change = await client.get_workflow_handle(wid).execute_update("migrate", request, result_type=Change)
+            except (RPCError, WorkflowUpdateFailedError) as exc:
+                plan.failed.append({"workflow_id": wid, "reason": _cause(exc)})
+                return
+            plan.migrated += 1
+            audit = RunAuditRow(
+                workflow_id=wid,
+                kind="migrate",
+                at=utc_now(),
+                by=_who(by),
+                reason=f"migrated to version {to_version}",
+                from_step=change.from_step,
+                to_step=change.to_step,
+                from_version=change.from_version,
+                to_version=change.to_version,
+            )
+            await asyncio.to_thread(store.record_audit, audit)
+            await asyncio.to_thread(store.update_run, wid, version=to_version, current_step=change.to_step)
+
+    await asyncio.gather(*(one(wid) for wids in groups.values() for wid in wids))
+    return plan
+
+
+async def set_paused(client: Client, store: Store, settings: Settings, journey_id: str, paused: bool) -> int:
+    """Pause (enrol no one, send nothing) or resume a journey; on resume, held sends are woken. Returns live runs."""
+    journey = publish(find_journey(settings, journey_id)).journey
+    await asyncio.to_thread(store.set_paused, journey.id, paused, utc_now())
+    live = await asyncio.to_thread(store.live_runs_of_journey, journey.id)
+    if not paused:
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def wake(wid: str) -> None:
+            async with gate:
+                try:
+                    await client.get_workflow_handle(wid).execute_update("resume", result_type=str)
+                except (RPCError, WorkflowUpdateFailedError):
+                    pass  # ended meanwhile: nothing to wake
+
+        await asyncio.gather(*(wake(r.workflow_id) for r in live))
+    return len(live)
