@@ -1,0 +1,156 @@
+"""The commands of whoever writes journeys: validate, schema, render (the map) and simulate.
+
+Plain functions: `journeys.cli.app` registers them as commands."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeys.cli.shared import console, errors, one_line, print_json, run
+from journeys.errors import InputError
+from journeys.templates import TemplateFiles
+
+
+def _templates_for(path: Path) -> TemplateFiles:
+    """Templates sit in `templates/` beside the journey file (the definitions folder)."""
+    return TemplateFiles(path.parent / "templates")
+
+
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="journey definition files (YAML)", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print the problems as JSON")] = False,
+) -> None:
+    """Check definitions and their templates; exit 0 when all are valid."""
+    from journeys.format.loader import load_journey
+
+    report = []
+    failed = False
+    for path in files:
+        journey, problems = load_journey(path, _templates_for(path))
+        has_errors = journey is None or any(p.severity == "error" for p in problems)
+        failed |= has_errors
+        report.append((path, journey, problems, has_errors))
+    if as_json:
+        print_json(
+            [
+                {
+                    "file": str(path),
+                    "valid": not bad,
+                    "journey": journey.id if journey else None,
+                    "problems": [
+                        {"line": p.line, "col": p.col, "severity": p.severity, "message": p.message} for p in problems
+                    ],
+                }
+                for path, journey, problems, bad in report
+            ]
+        )
+    else:
+        for path, journey, problems, bad in report:
+            for problem in problems:
+                style = "yellow" if problem.severity == "warning" else "red"
+                errors.print(one_line(str(problem)), style=style, markup=False, highlight=False, soft_wrap=True)
+            if not bad and journey is not None:
+                console.print(
+                    f"[green]✓[/] {path}: {journey.id} v{journey.version}, {len(journey.steps)} steps", highlight=False
+                )
+    raise typer.Exit(1 if failed else 0)
+
+
+def schema() -> None:
+    """Print the JSON Schema of the journey format, for editor completion."""
+    from journeys.format.schema import journey_schema
+
+    print_json(journey_schema())
+
+
+class MapFormat(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
+def render(
+    file: Annotated[Path, typer.Argument(help="journey definition file", show_default=False)],
+    format: Annotated[MapFormat, typer.Option("--format", "-f", help="output format")] = MapFormat.mermaid,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file")] = None,
+) -> None:
+    """Draw the journey map."""
+    from journeys.format import journey_map
+    from journeys.format.loader import load_or_raise
+
+    journey = load_or_raise(file, _templates_for(file))
+    if format is MapFormat.png:
+        data: bytes | str = journey_map.to_png(journey)
+    else:
+        draw = {"mermaid": journey_map.to_mermaid, "dot": journey_map.to_dot, "svg": journey_map.to_svg}
+        data = draw[format.value](journey)
+    if output is not None:
+        output.write_bytes(data if isinstance(data, bytes) else data.encode())
+        console.print(f"wrote {output}")
+    elif isinstance(data, bytes):
+        raise InputError("png output is binary: give --output FILE")
+    else:
+        sys.stdout.write(data if data.endswith("\n") else data + "\n")
+
+
+class Engine(str, Enum):
+    local = "local"
+    temporal = "temporal"
+
+
+def _parse_start(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"--start {value!r}: expected an ISO 8601 date-time such as 2026-11-23T08:00:00+03:30"
+        ) from None
+    if start.tzinfo is None:
+        raise InputError(f"--start {value!r}: add a UTC offset, e.g. {value}+00:00")
+    if not 1900 <= start.year <= 9000:  # a simulation and its events must stay within dates Python can hold
+        raise InputError(f"--start {value!r}: expected a date between the years 1900 and 9000")
+    return start
+
+
+def simulate(
+    file: Annotated[Path, typer.Argument(help="journey definition file", show_default=False)],
+    customers: Annotated[Path, typer.Option("--customers", help="customers: CSV, YAML or JSON", show_default=False)],
+    events: Annotated[Path | None, typer.Option("--events", help="events: YAML list")] = None,
+    days: Annotated[int, typer.Option("--days", min=0, max=3650, help="simulated days")] = 30,
+    start: Annotated[str | None, typer.Option("--start", help="ISO 8601 date-time with offset (default: now)")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="local: in-process; temporal: test server")] = Engine.local,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Run the real journey code in simulated time; nothing is sent."""
+    from journeys.engine.messages import MessageSource
+    from journeys.format.inputs import read_customers, read_events
+    from journeys.format.loader import load_or_raise
+    from journeys.simulate.inprocess import simulate as run_simulation
+
+    journey = load_or_raise(file, _templates_for(file))
+    began = _parse_start(start)
+    people = read_customers(customers)
+    planned = read_events(events, began, {c.id for c in people}) if events else []
+    if engine is Engine.temporal:
+        from journeys.services.catalogue import publish
+        from journeys.simulate.temporal import simulate_on_temporal
+
+        published = publish(file)
+        result = run(lambda: simulate_on_temporal(published, people, planned, began, days))
+    else:
+        result = run_simulation(journey, people, planned, began, days, MessageSource(_templates_for(file)))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.cli.views import print_simulation
+
+        print_simulation(console, result, people, journey)

@@ -1,0 +1,109 @@
+"""The commands of customer support: signal, status, cancel and move, one customer at a time.
+
+Plain functions: `journeys.cli.app` registers them as commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from journeys.cli.shared import console, print_json, run, runtime
+from journeys.errors import InputError
+from journeys.settings import Settings
+
+
+def _data(pairs: list[str] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--data {pair!r}: expected KEY=VALUE")
+        data[key.strip()] = value
+    return data
+
+
+def signal(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    event: Annotated[str, typer.Argument(help="event name, e.g. swapped", show_default=False)],
+    data: Annotated[list[str] | None, typer.Option("--data", help="KEY=VALUE (repeatable)")] = None,
+    event_id: Annotated[str | None, typer.Option("--id", help="event id: the same id twice is one event")] = None,
+    journey: Annotated[str | None, typer.Option("--journey", help="only this journey's runs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Record an event and deliver it at once to every live run of the customer; print what each did."""
+    from journeys.services import delivery
+
+    values = _data(data)
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await delivery.signal(client, store, settings, customer, event, values, event_id, journey)
+
+    result = run(lambda: runtime(body))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.cli.views import print_signal
+
+        print_signal(console, result)
+
+
+def status(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """The customer's runs: journey, version, current step, what it waits for and until when, messages, outcome."""
+    from journeys.services.status import status as customer_status
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await customer_status(client, store, customer)
+
+    result = run(lambda: runtime(body))
+    if as_json:
+        print_json(result)
+    else:
+        from journeys.cli.views import print_status
+
+        print_status(console, result)
+
+
+def cancel(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    journey: Annotated[str | None, typer.Option("--journey", help="only this journey's run")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """End the customer's live runs with outcome cancelled."""
+    from journeys.services import control
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await control.cancel(client, store, customer, journey)
+
+    results = run(lambda: runtime(body))
+    if as_json:
+        print_json({"customer": customer, "runs": [r.model_dump() for r in results]})
+    elif not results:
+        console.print(f"{customer} has no live run" + (f" of {journey}" if journey else ""))
+    else:
+        for r in results:
+            console.print(f"{r.journey} ({r.workflow_id}): {r.effect}", highlight=False)
+
+
+def move(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    journey: Annotated[str, typer.Option("--journey", help="the journey of the run", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="the step to put the run at", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)", show_default=False)],
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Move one live run to a step now; recorded with who, when and why."""
+    from journeys.services import control
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await control.move(client, store, customer, journey, to, reason, by)
+
+    moved = run(lambda: runtime(body))
+    if as_json:
+        print_json(moved.model_dump(mode="json"))
+    else:
+        console.print(f"{moved.workflow_id}: {moved.from_step} → {moved.to_step} (by {moved.by}: {moved.reason})")
