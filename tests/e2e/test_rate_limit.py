@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
 from journeys.format.customers import Profile
-from journeys.runtime.temporal import binary, build_worker
+from journeys.runtime.temporal import build_worker
 from journeys.services.catalogue import publish
 from journeys.services.control import settle
 from journeys.services.delivery import signal
 from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
+from tests.support.polling import eventually
+
+SCHEDULED = PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
 
 JOURNEY = """
 id: blast
@@ -28,17 +28,6 @@ exit_on: [stop]
 steps:
   - {id: offer, send: sms, message: {text: "offer for {{ customer.name }}"}}
 """
-
-
-@pytest.fixture
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=binary("temporal"),
-        dev_server_log_level="error",
-    )
-    yield env
-    await env.shutdown()
 
 
 def _blast(tmp_path: Path, sms_rate: float, customers: int) -> tuple[Settings, Store, list[str]]:
@@ -68,8 +57,8 @@ async def test_sms_rate_limit_spaces_sends_across_the_server(dev_env: WorkflowEn
 async def test_an_exit_cancels_a_send_still_queued_behind_the_rate_limit(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    """At one SMS per 100 s, every send but (at most) the first is still queued two seconds in: the runs
-    stopped then end at once, and their sends never reach the provider."""
+    """At one SMS per 100 s, every send but (at most) the first waits in the task queue: the runs stopped then
+    end at once, and their sends never reach the provider."""
     settings, store, ids = _blast(tmp_path, sms_rate=0.01, customers=3)
     client = dev_env.client
     async with build_worker(client, settings, store, outbox_only()):
@@ -77,15 +66,24 @@ async def test_an_exit_cancels_a_send_still_queued_behind_the_rate_limit(
             e.customer: e.workflow_id
             for e in await enroll(client, store, settings, publish(tmp_path / "blast.yaml"), ids)
         }
-        await asyncio.sleep(2)
-        queued = [c for c in ids if not store.messages_of(c)]
-        assert len(queued) >= 2
-        for customer in queued:
+
+        async def queued() -> list[str]:
+            """The customers whose send the server holds back: scheduled, not started, nothing sent."""
+            held = []
+            for customer, workflow_id in runs.items():
+                description = await client.get_workflow_handle(workflow_id).describe()
+                pending = description.raw_description.pending_activities
+                if any(a.state == SCHEDULED for a in pending) and not store.messages_of(customer):
+                    held.append(customer)
+            return held if len(held) >= 2 else []
+
+        held_back = await eventually(queued, 60, "two sends held back by the rate limit")
+        for customer in held_back:
             stopped = await signal(client, store, settings, customer, "stop", {})
             assert [r.effect for r in stopped.runs] == ["exited"]
-        for customer in queued:
+        for customer in held_back:
             status = await settle(client, runs[customer], timeout=60)
             assert status.outcome == "exited"
-    for customer in queued:
+    for customer in held_back:
         assert [m.status for m in store.messages_of(customer)] == []
     store.close()

@@ -26,10 +26,10 @@ import asyncio
 import email
 import email.policy
 import socket
+import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,8 +47,7 @@ from journeys.channels.twilio import TwilioChannel
 from journeys.engine.messages import Rendered
 from journeys.engine.runs import RunStatus
 from journeys.format.customers import Profile
-from journeys.runtime.codec import data_converter, generate_key_entry
-from journeys.runtime.temporal import binary, build_worker
+from journeys.runtime.temporal import build_worker
 from journeys.services.catalogue import publish
 from journeys.services.enrolment import enroll
 from journeys.settings import Settings
@@ -135,48 +134,15 @@ def twilio_channel(fake: FakeTwilio) -> TwilioChannel:
 # --- Temporal, the store, journeys ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server (the `temporal` binary), in real time."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(generate_key_entry()),
-        dev_server_existing_path=binary("temporal"),
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
+# `dev_env` (the real dev server, in real time) and `env` (the time-skipping test server: hours of backoff and
+# quiet hours pass in seconds) come from tests/conftest.py, as do `store` and `settings`.
 
 
 @pytest.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: hours of backoff and quiet hours pass in seconds."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(generate_key_entry()), test_server_existing_path=binary("temporal-test-server")
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The test's settings, with a definitions folder of its own that `start` writes journeys into."""
     (tmp_path / "definitions").mkdir()
-    return Settings(
-        data_dir=tmp_path,
-        definitions=tmp_path / "definitions",
-        task_queue=f"outage-{uuid.uuid4().hex[:8]}",
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
-    )
+    return settings.model_copy(update={"definitions": tmp_path / "definitions"})
 
 
 async def start(client: Client, store: Store, settings: Settings, journey: str, customers: list[str]) -> list[str]:
@@ -235,9 +201,11 @@ async def test_silent_smtp_greeting_is_unsent_but_no_answer_to_the_message_is_ma
             await channel.send(_rendered("email", "sara@example.com"), "k#1")
     assert not_greeted.value.unsent
 
+    gave_up = threading.Event()
+
     class Mute(Mailbox):
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-            await asyncio.sleep(3)  # the message is in; the reply never comes in time
+            await asyncio.to_thread(gave_up.wait, 30)  # the message is in; the reply comes only after the client left
             return await super().handle_DATA(server, session, envelope)
 
     server = SmtpServer(Mute())
@@ -248,6 +216,7 @@ async def test_silent_smtp_greeting_is_unsent_but_no_answer_to_the_message_is_ma
         with pytest.raises(TransientFailure) as timed_out:
             await channel.send(_rendered("email", "sara@example.com"), "k#1")
     finally:
+        gave_up.set()
         server.stop()
     assert not timed_out.value.unsent  # it may have been taken: only ever retried under the same key
 
@@ -452,11 +421,10 @@ steps:
 
 @pytest.mark.timeout(120)
 async def test_email_refused_into_quiet_hours_goes_out_when_they_end_not_at_recovery(
-    skipping_env: WorkflowEnvironment, store: Store, settings: Settings, smtp: SmtpServer
+    env: WorkflowEnvironment, store: Store, settings: Settings, smtp: SmtpServer
 ) -> None:
     """The receipt is decided ten minutes before quiet hours, with SMTP down; the outage runs into quiet hours
     and SMTP comes back in the middle of them. The receipt goes out when quiet hours end, not at recovery."""
-    env = skipping_env
     t0 = await env.get_current_time()
     quiet_start = (t0 + timedelta(minutes=10)).replace(second=0, microsecond=0)  # 9 to 10 minutes from now
     quiet_end = quiet_start + timedelta(hours=2)
@@ -501,12 +469,11 @@ steps:
 
 @pytest.mark.timeout(120)
 async def test_email_refused_while_another_journey_sends_waits_for_the_cap_after_recovery(
-    skipping_env: WorkflowEnvironment, store: Store, settings: Settings, smtp: SmtpServer
+    env: WorkflowEnvironment, store: Store, settings: Settings, smtp: SmtpServer
 ) -> None:
     """At most one message an hour, any channel. The receipt email is refused for an hour; meanwhile an SMS
     of another journey goes out; SMTP comes back two minutes later. Sent then, the receipt would be the
     second message within the hour: it goes out an hour after the SMS instead."""
-    env = skipping_env
     store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com", phone="+989121000001")])
     t0 = await env.get_current_time()
     with FakeTwilio() as fake:
@@ -539,11 +506,10 @@ async def test_email_refused_while_another_journey_sends_waits_for_the_cap_after
 
 @pytest.mark.timeout(120)
 async def test_smtp_down_longer_than_the_retry_budget_fails_the_step_after_the_last_attempt(
-    skipping_env: WorkflowEnvironment, store: Store, settings: Settings, smtp: SmtpServer
+    env: WorkflowEnvironment, store: Store, settings: Settings, smtp: SmtpServer
 ) -> None:
     """SMTP never comes back: the receipt is tried 20 times over the backoffs of SEND_RETRY (as when the activity
     retried it), then the step fails and `on_failure: end` ends the run."""
-    env = skipping_env
     store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com")])
     t0 = await env.get_current_time()
     # the backoffs between SEND_RETRY's 20 attempts: 2 s, 4 s, ... 512 s, then 600 s ten times (1 h 57 min)
@@ -583,12 +549,11 @@ class Mute(Mailbox):
 
 @pytest.mark.timeout(120)
 async def test_email_that_may_have_gone_out_is_retried_under_its_key_only(
-    skipping_env: WorkflowEnvironment, store: Store, settings: Settings
+    env: WorkflowEnvironment, store: Store, settings: Settings
 ) -> None:
     """SMTP times out waiting for the answer to the message eight times (it took the message each time), then
     answers. Retries later than a minute after they were scheduled (the backoff passes 1 min at the 7th) must
     not decide the send again under a new key: every copy the server got carries the one Message-ID."""
-    env = skipping_env
     server = SmtpServer(Mute(delay=2, times=8))
     server.start()
     store.upsert_customers([Profile(id="c1", name="Sara", email="sara@example.com")])

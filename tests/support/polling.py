@@ -7,8 +7,9 @@ that the workers and servers on the same event loop go on running while it waits
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -32,12 +33,20 @@ def until(
 
 
 async def eventually(
-    check: Callable[[], T], timeout: float, what: str, seen: Callable[[], object] | None = None, every: float = 0.05
+    check: Callable[[], T | Awaitable[T]],
+    timeout: float,
+    what: str,
+    seen: Callable[[], object] | None = None,
+    every: float = 0.05,
 ) -> T:
-    """`until` for coroutines: the event loop runs on between the polls."""
+    """`until` for coroutines: the event loop runs on between the polls; `check` may be a coroutine function."""
     deadline = time.monotonic() + timeout
-    while not (value := check()):
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
         if time.monotonic() > deadline:
             raise _timed_out(timeout, what, seen)
         await asyncio.sleep(every)
-    return value

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from journeys.engine import interpreter as engine
 from journeys.engine.runs import RunInput
@@ -36,13 +37,23 @@ def register(store: Store, cid: str) -> tuple[str, RunInput]:
 
 
 async def test_an_event_for_a_run_registered_but_not_yet_started_is_delivered_once_it_starts(
-    client: Client, store: Store, settings: Settings
+    client: Client, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    found_unstarted = asyncio.Event()
+    running = shared._running
+
+    async def noted(handle: WorkflowHandle[Any, Any]) -> bool | None:
+        answer = await running(handle)
+        if answer is None:  # Temporal has no such run yet
+            found_unstarted.set()
+        return answer
+
+    monkeypatch.setattr(shared, "_running", noted)
     store.upsert_customers([awake("c1")])
     wid, run_input = register(store, "c1")
     delivery = asyncio.create_task(signal(client, store, settings, "c1", "swapped", {}))
-    await asyncio.sleep(0.5)
-    assert not delivery.done()  # the run is live in the store; signal waits for Temporal to have it
+    await asyncio.wait_for(found_unstarted.wait(), timeout=30)  # signal has found the run not yet in Temporal ...
+    assert not delivery.done()  # ... and waits for it: the run is live in the store
     await client.start_workflow("Journey", run_input, id=wid, task_queue=settings.task_queue)
     result = await delivery
     assert [(r.workflow_id, r.effect) for r in result.runs] == [(wid, "exited")]

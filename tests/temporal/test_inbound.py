@@ -4,15 +4,13 @@ against a real store and a real journey workflow on the time-skipping test serve
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
@@ -20,7 +18,7 @@ from journeys import secrets as tokens
 from journeys.errors import JourneysError
 from journeys.format.customers import Profile
 from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
-from journeys.runtime.temporal import TemporalUnavailable, binary, build_worker
+from journeys.runtime.temporal import TemporalUnavailable, build_worker
 from journeys.services.catalogue import publish
 from journeys.services.enrolment import enroll
 from journeys.settings import Settings
@@ -39,40 +37,21 @@ T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=binary("temporal-test-server")
-    )
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
+def settings(settings: Settings) -> Settings:
+    """The test's settings, with the inbound server's public URL, Twilio token and secret."""
+    return settings.model_copy(update={"public_url": PUBLIC_URL, "twilio_auth_token": AUTH_TOKEN, "secret": SECRET})
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        definitions=ROOT / "definitions",
-        task_queue=f"test-{uuid.uuid4().hex[:8]}",
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
-        public_url=PUBLIC_URL,
-        twilio_auth_token=AUTH_TOKEN,
-        secret=SECRET,
-    )
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    opened = Store.open(settings.store_url)
-    opened.upsert_customers(
+def store(store: Store) -> Store:
+    """The test's store, with two customers."""
+    store.upsert_customers(
         [
             Profile(id="c1", name="Reza", email="c1@example.com", phone=PHONE, attributes={"plan": "wimax"}),
             Profile(id="c2", name="Sara", email="c2@example.com", phone="+989121000004"),
         ]
     )
-    yield opened
-    opened.close()
+    return store
 
 
 class Connector:

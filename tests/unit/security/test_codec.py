@@ -1,28 +1,19 @@
-"""Personal data never reaches Temporal in clear: the codec, its keys, raw histories from a real dev server."""
+"""Personal data never reaches Temporal in clear: the codec, its keys, the codec server (raw histories from a
+real dev server: tests/e2e/test_codec_dev.py)."""
 
 from __future__ import annotations
 
 import base64
-import json
 import stat
-import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
-from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
-from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from journeys.channels import outbox_only
 from journeys.format.customers import Profile
 from journeys.runtime.codec import (
     ENCODING,
@@ -36,18 +27,7 @@ from journeys.runtime.codec import (
     load_or_create_key,
     parse_keys,
 )
-from journeys.runtime.temporal import binary, build_worker
-from journeys.services.catalogue import publish
-from journeys.services.control import settle
-from journeys.services.delivery import signal
-from journeys.services.enrolment import enroll
-from journeys.settings import Settings
-from journeys.store import Store
-
-ROOT = Path(__file__).resolve().parents[3]
-MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
-EMAIL, PHONE, FIRST, LAST = "parisa@example.com", "+989121234567", "Parisa", "Tehrani"
-PERSONAL = [EMAIL, PHONE, FIRST, LAST]
+from tests.support.personal import EMAIL, parisa
 
 
 def _key(byte: int) -> str:
@@ -55,24 +35,6 @@ def _key(byte: int) -> str:
 
 
 K1, K2 = f"k1:{_key(1)}", f"k2:{_key(2)}"
-
-
-def _customer(cid: str = "c1") -> Profile:
-    return Profile(
-        id=cid,
-        name=f"{FIRST} {LAST}",
-        email=EMAIL,
-        phone=PHONE,
-        locale="en",
-        timezone=_noon_zone(),  # far from quiet hours, so the invitation goes out now
-        attributes={"plan": "wimax", "wimax_id": "W-1"},
-    )
-
-
-def _noon_zone() -> str:
-    """A fixed-offset zone where it is about noon now (`Etc/GMT-3` is UTC+3)."""
-    offset = 12 - datetime.now(timezone.utc).hour
-    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
 def _codec(text: str) -> EncryptionCodec:
@@ -84,7 +46,7 @@ def _codec(text: str) -> EncryptionCodec:
 
 async def test_codec_round_trips_pydantic_models() -> None:
     converter = data_converter(K1)
-    record = _customer()
+    record = parisa()
     (payload,) = await converter.encode([record])
     assert payload.metadata["encoding"] == ENCODING
     assert payload.metadata[KEY_ID] == b"k1"
@@ -101,10 +63,10 @@ async def test_codec_uses_a_fresh_nonce_per_payload() -> None:
 
 
 async def test_codec_decrypts_payloads_of_an_older_key() -> None:
-    (old,) = await data_converter(K1).encode([_customer()])
+    (old,) = await data_converter(K1).encode([parisa()])
     rotated = data_converter(f"{K2},{K1}")
-    assert await rotated.decode([old], [Profile]) == [_customer()]
-    (new,) = await rotated.encode([_customer()])
+    assert await rotated.decode([old], [Profile]) == [parisa()]
+    (new,) = await rotated.encode([parisa()])
     assert new.metadata[KEY_ID] == b"k2"
 
 
@@ -124,8 +86,8 @@ async def test_codec_refuses_an_unknown_key_id() -> None:
 
 
 async def test_codec_passes_through_payloads_it_did_not_encrypt() -> None:
-    (plain,) = await pydantic_data_converter.encode([_customer()])
-    assert await data_converter(K1).decode([plain], [Profile]) == [_customer()]
+    (plain,) = await pydantic_data_converter.encode([parisa()])
+    assert await data_converter(K1).decode([plain], [Profile]) == [parisa()]
 
 
 async def test_failure_converter_encrypts_messages_and_stack_traces() -> None:
@@ -201,101 +163,6 @@ def test_load_or_create_key_names_the_file_when_it_is_bad(tmp_path: Path) -> Non
         load_or_create_key(path)
 
 
-# --- raw histories on a real dev server -------------------------------------------------------------------
-
-
-async def _dev_server(converter: DataConverter) -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        data_converter=converter, dev_server_existing_path=binary("temporal"), dev_server_log_level="error"
-    )
-
-
-@pytest.fixture
-async def encrypted() -> AsyncIterator[WorkflowEnvironment]:
-    env = await _dev_server(data_converter(f"{K2},{K1}"))
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-@pytest.fixture
-async def plain() -> AsyncIterator[WorkflowEnvironment]:
-    env = await _dev_server(pydantic_data_converter)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-async def _raw_history(client: Client, wid: str) -> tuple[bytes, str]:
-    """The history as the server stores it, read by a client with no codec: its protobuf bytes and its JSON."""
-    raw = Client(client.service_client, namespace=client.namespace)
-    history = await raw.get_workflow_handle(wid).fetch_history()
-    return b"".join(e.SerializeToString() for e in history.events), json.dumps(history.to_json())
-
-
-async def _modem_swap_story(client: Client, tmp_path: Path) -> tuple[str, Store]:
-    """Enrol Parisa, let the invitation go out, then she swaps: the run ends. Returns the workflow id."""
-    settings = Settings(data_dir=tmp_path, definitions=ROOT / "definitions", task_queue=f"sec-{uuid.uuid4().hex[:8]}")
-    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
-    store.upsert_customers([_customer()])
-    async with build_worker(client, settings, store, outbox_only()):
-        (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c1"])
-        assert enrolment.status == "started" and enrolment.workflow_id
-        wid = enrolment.workflow_id
-        assert (await settle(client, wid)).current_step == "await_registration"
-        result = await signal(client, store, settings, "c1", "swapped", {})
-        assert [r.effect for r in result.runs] == ["exited"]
-        assert (await settle(client, wid)).outcome == "exited"
-    return wid, store
-
-
-async def test_journey_history_holds_no_personal_data(encrypted: WorkflowEnvironment, tmp_path: Path) -> None:
-    wid, store = await _modem_swap_story(encrypted.client, tmp_path)
-    try:
-        (message,) = store.messages_of_run(wid)  # the run worked through the codec: the invitation went out
-        assert (message.channel, message.recipient, message.status) == ("email", EMAIL, "sent")
-        assert FIRST in (message.subject or "")
-    finally:
-        store.close()
-    data, text = await _raw_history(encrypted.client, wid)
-    assert ENCODING in data  # the payloads are there, encrypted
-    for needle in PERSONAL:
-        assert needle.encode() not in data, needle
-        assert needle not in text, needle
-
-
-async def test_journey_history_without_codec_leaks_personal_data(plain: WorkflowEnvironment, tmp_path: Path) -> None:
-    """The control: the same story with the plain converter, to show the test above can see a leak."""
-    wid, store = await _modem_swap_story(plain.client, tmp_path)
-    store.close()
-    data, _ = await _raw_history(plain.client, wid)
-    assert EMAIL.encode() in data
-    assert PHONE.encode() in data
-    assert ENCODING not in data
-
-
-@workflow.defn(sandboxed=False)
-class FailsWithPersonalData:
-    @workflow.run
-    async def run(self, email: str) -> None:
-        raise ApplicationError(f"cannot reach {email}", non_retryable=True)
-
-
-async def test_workflow_failure_is_encrypted_in_history(encrypted: WorkflowEnvironment) -> None:
-    client, queue, wid = encrypted.client, f"sec-{uuid.uuid4().hex[:8]}", f"fails-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        client, task_queue=queue, workflows=[FailsWithPersonalData], workflow_runner=UnsandboxedWorkflowRunner()
-    ):
-        with pytest.raises(WorkflowFailureError) as caught:
-            await client.execute_workflow(FailsWithPersonalData.run, EMAIL, id=wid, task_queue=queue)
-    assert str(caught.value.cause) == f"cannot reach {EMAIL}"  # whoever holds the key reads it
-    data, text = await _raw_history(client, wid)
-    assert EMAIL.encode() not in data
-    assert "cannot reach" not in text and "Encoded failure" in text
-
-
 # --- the codec server ----------------------------------------------------------------------------------------
 
 
@@ -323,7 +190,7 @@ def _unwire(body: dict[str, list[dict[str, object]]]) -> list[Payload]:
 
 
 async def test_codec_app_decode_of_encode_is_identity_over_http() -> None:
-    payloads = await pydantic_data_converter.encode([_customer(), "hello", 42])
+    payloads = await pydantic_data_converter.encode([parisa(), "hello", 42])
     app = codec_app(_codec(f"{K2},{K1}"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as http:
         encoded = await http.post("/encode", json=_wire(payloads), headers={"X-Namespace": "default"})
@@ -358,7 +225,7 @@ async def test_codec_app_allows_only_the_ui_origin() -> None:
 
 
 async def test_codec_server_serves_the_app_on_loopback() -> None:
-    payloads = await pydantic_data_converter.encode([_customer()])
+    payloads = await pydantic_data_converter.encode([parisa()])
     async with codec_server(_codec(K1)) as url, httpx.AsyncClient(base_url=url) as http:
         assert url.startswith("http://127.0.0.1:")
         encoded = await http.post("/encode", json=_wire(payloads))
