@@ -19,7 +19,7 @@ from journeys.engine.interpreter import Send
 from journeys.engine.sms import segments
 from journeys.errors import DefinitionError, JourneysError
 from journeys.format.customers import Customer
-from journeys.format.loader import load_message_file
+from journeys.format.messages import load_message_file
 from journeys.format.models import Gather, Message
 
 

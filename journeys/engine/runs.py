@@ -66,7 +66,7 @@ class RunInput(BaseModel):
 
 def bundle_templates(journey: Journey, files: TemplateFiles) -> dict[str, Message]:
     """Every template file the journey's send steps use, in every locale, loaded now (at enrolment)."""
-    from journeys.format.loader import load_message_file
+    from journeys.format.messages import load_message_file
 
     bundle: dict[str, Message] = {}
     for step in journey.steps:

@@ -23,8 +23,8 @@ from pydantic import ValidationError
 
 from journeys.errors import DefinitionError, InputError
 from journeys.format.customers import PROFILE_KEYS, Customer, Event
-from journeys.format.loader import load_yaml_records, not_utf8
 from journeys.format.timeparse import parse_duration
+from journeys.format.yaml import load_yaml_records, not_utf8
 
 ROW_KEYS = frozenset((*PROFILE_KEYS, "documents"))  # a row's other keys are attributes
 MAX_VALUES = 10_000  # values in one record, counting those an alias repeats

@@ -11,15 +11,15 @@ import difflib
 import re
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from journeys.errors import Problem
+from journeys.format.messages import check_message, load_message_file, strings
 from journeys.format.models import (
     BranchStep,
     EndStep,
     GotoStep,
     Journey,
-    Message,
     SendStep,
     SplitStep,
     StepBase,
@@ -29,74 +29,15 @@ from journeys.format.models import (
     WaitUntil,
 )
 from journeys.format.timeparse import parse_clock
+from journeys.format.yaml import Positions, YamlPath
 from journeys.templates import TemplateFiles, check_expression, check_template
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from journeys.format.loader import Positions, YamlPath
-
-CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "email": ("subject", "text", "html"),
-    "sms": ("text",),
-    "voice": ("say", "gather"),
-    "webhook": ("url", "method", "body"),
-}
-CHANNEL_NEEDS: dict[str, list[tuple[str, ...]]] = {
-    "email": [("subject",), ("text", "html")],
-    "sms": [("text",)],
-    "voice": [("say",)],
-    "webhook": [("url",)],
-}
-TEMPLATE_FIELDS = frozenset({"subject", "text", "html", "say", "url"})
 _LOOKS_LIKE_CLOCK = re.compile(r"^\s*\d{1,2}:\d{1,2}(:\d{1,2})?\s*$")
 
 Severity = Literal["error", "warning"]
-
-
-def _strings(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str]]:
-    """Every string inside nested mappings and lists, with its path (webhook bodies, `update.set`)."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, path + (key,))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, path + (i,))
-
-
-def check_message(
-    message: Message, positions: Positions, file: str, channel: str | None, at: YamlPath = (), prefix: str = ""
-) -> list[Problem]:
-    """Template syntax of every rendered field, and whether the fields fit the channel (when known)."""
-    problems: list[Problem] = []
-
-    def error(path: YamlPath, text: str, on_key: bool = False) -> None:
-        where = positions.key(path) if on_key else positions.at(path)
-        problems.append(Problem(file, *where, prefix + text))
-
-    fields = {name: getattr(message, name) for name in Message.model_fields if getattr(message, name) is not None}
-    for name in [n for n in fields if n in TEMPLATE_FIELDS]:
-        for problem in check_template(fields[name]):
-            error(at + (name,), f"{name}: {problem}")
-    for path, text in _strings(fields.get("body"), at + ("body",)):
-        for problem in check_template(text):
-            error(path, f"{'.'.join(map(str, path[len(at) :]))}: {problem}")
-    if channel is None:
-        return problems
-    allowed = CHANNEL_FIELDS[channel]
-    for name in fields:
-        if name not in allowed:
-            error(
-                at + (name,),
-                f"field {name!r} does not fit channel {channel} ({channel} takes {', '.join(allowed)})",
-                on_key=True,
-            )
-    for options in CHANNEL_NEEDS[channel]:
-        if not any(name in fields for name in options):
-            error(at, f"a message on channel {channel} needs {' or '.join(map(repr, options))}")
-    return problems
 
 
 def _cycle(start: int, members: set[int], edges: list[list[int]]) -> list[int]:
@@ -347,7 +288,7 @@ class _Checker:
                     for problem in check_expression(until):
                         self.report(path, prefix + problem)
             elif isinstance(step, UpdateStep):
-                for path, text in _strings(step.update.set, ("steps", i, "update", "set")):
+                for path, text in strings(step.update.set, ("steps", i, "update", "set")):
                     for problem in check_template(text):
                         self.report(path, f"{prefix}{'.'.join(map(str, path[3:]))}: {problem}")
 
@@ -364,8 +305,6 @@ class _Checker:
                 self.template_files(i, step, prefix)
 
     def template_files(self, i: int, step: SendStep, prefix: str) -> None:
-        from journeys.format.loader import load_message_file  # the loader runs these checks, so it imports this module
-
         assert step.template is not None
         name, channel, path = step.template, step.send, ("steps", i, "template")
         variants = self.templates.variants(name, channel)

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeys.errors import DefinitionError
-from journeys.format.loader import load_directory, load_journey, load_message_file, load_or_raise, load_yaml
+from journeys.format.loader import load_directory, load_journey, load_or_raise
+from journeys.format.messages import load_message_file
+from journeys.format.yaml import load_yaml
 from tests.support.journey_files import HEADER, problems, write
 
 KINDS = "send, wait, wait_for, branch, split, update, goto, end"

@@ -24,9 +24,9 @@ from journeys.engine.interpreter import next_clock, quiet_until
 from journeys.engine.messages import MessageSource
 from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
-from journeys.format.loader import Positions
 from journeys.format.models import Journey, QuietHours, SendStep, WaitForStep, WaitStep
 from journeys.format.validation import check
+from journeys.format.yaml import Positions
 from journeys.simulate.inprocess import SimCustomer, Simulation, simulate
 from journeys.templates import TemplateFiles
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from journeys.format.loader import Positions, load_journey
+from journeys.format.loader import load_journey
 from journeys.format.models import Journey
 from journeys.format.validation import check
+from journeys.format.yaml import Positions
 from journeys.templates import TemplateFiles
 from tests.support.journey_files import HEADER, SPEC_EXAMPLE, problems, write
 
