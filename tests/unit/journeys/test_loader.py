@@ -119,125 +119,135 @@ def test_load_yaml_bad_explicit_tag(tmp_path: Path) -> None:
 # --- load_journey: pydantic errors ----------------------------------------------------------------
 
 
-def test_load_journey_unknown_top_level_key_suggests(tmp_path: Path) -> None:
-    found = problems(tmp_path, "id: j\nname: J\nexit_onn: [x]\nsteps:\n  - id: a\n    end:\n")
-    assert found == ["j.yaml:3:1: unknown key 'exit_onn', did you mean 'exit_on'?"]
+SHAPE_ERRORS = [
+    pytest.param(
+        "id: j\nname: J\nexit_onn: [x]\nsteps:\n  - id: a\n    end:\n",
+        ["j.yaml:3:1: unknown key 'exit_onn', did you mean 'exit_on'?"],
+        id="unknown_top_level_key_suggests",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait_for: x\n    timeout: 1d\n    tiemout: 3d\n",
+        ["j.yaml:7:5: step 'a': unknown key 'tiemout', did you mean 'timeout'?"],
+        id="unknown_step_key_points_at_key",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    branch: [{when: 'true', goto: a, zzz: b}]\n",
+        ["j.yaml:5:38: step 'a': unknown key 'zzz' (a branch case takes when, goto)"],
+        id="unknown_key_without_suggestion_lists_keys",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait_for: x\n",
+        ["j.yaml:4:5: step 'a': missing required key 'timeout' (a wait_for step needs a timeout)"],
+        id="missing_required_key",
+    ),
+    pytest.param(
+        "version: 2\n",
+        [
+            "j.yaml:1:1: missing required key 'id' (a journey needs an id)",
+            "j.yaml:1:1: missing required key 'name' (a journey needs a name)",
+            "j.yaml:1:1: missing required key 'steps' (a journey needs steps)",
+        ],
+        id="missing_id_name_steps",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    next: a\n",
+        [f"j.yaml:4:5: step 'a' has no kind: expected one of {KINDS}"],
+        id="step_without_kind",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    sned: email\n",
+        ["j.yaml:5:5: step 'a': unknown key 'sned', did you mean 'send'?"],
+        id="step_with_misspelt_kind",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    send: email\n    wait: 1d\n",
+        ["j.yaml:6:5: step 'a' has more than one kind: send, wait"],
+        id="step_with_two_kinds",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    end:\n  - invite\n",
+        [f"j.yaml:6:5: step 2 must be a mapping with an id and one of {KINDS}"],
+        id="step_that_is_not_a_mapping",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    send: emial\n    template: t\n",
+        ["j.yaml:5:11: step 'a': 'send' must be one of email, sms, voice, webhook, not 'emial', did you mean 'email'?"],
+        id="bad_choice_suggests",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait: 3days\n",
+        [
+            "j.yaml:5:11: step 'a': bad duration '3days': "
+            "expected a whole number with a unit (s, m, h, d, w), e.g. 3d or 1d12h"
+        ],
+        id="bad_duration",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait_for: x\n    timeout: 30\n",
+        [
+            "j.yaml:6:14: step 'a': bad duration 30: "
+            "expected a whole number with a unit (s, m, h, d, w), e.g. 3d or 1d12h"
+        ],
+        id="duration_needs_a_unit",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait: {until: 5}\n",
+        ["j.yaml:5:19: step 'a': 'until' should be a valid string, not 5"],
+        id="wait_until_reports_only_the_mapping_branch",
+    ),
+    pytest.param(
+        ("id: j\nname: J\ntimezone: Mars/Base\nre_entry: sometimes\nquiet_hours: {start: '25:00', end: 900}\n")
+        + "steps:\n  - id: a\n    end:\n",
+        [
+            "j.yaml:3:11: unknown time zone 'Mars/Base': expected an IANA name such as Asia/Tehran",
+            "j.yaml:4:11: bad re_entry 'sometimes': expected never, always or a duration such as 30d",
+            "j.yaml:5:22: bad time '25:00': expected HH:MM on a 24-hour clock, e.g. 09:00",
+            "j.yaml:5:36: bad time 900: expected HH:MM on a 24-hour clock, e.g. 09:00",
+        ],
+        id="bad_time_zone_clock_and_re_entry",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    split: {x: {percent: 50}, y: {percent: 40}}\n",
+        ["j.yaml:5:12: step 'a': split percentages sum to 90, not 100"],
+        id="split_percentages",
+    ),
+    pytest.param(
+        "id: J\nname: J\nexit_on: [bad event]\nsteps:\n  - id: a\n    end:\n",
+        [
+            "j.yaml:1:5: 'J' is not a valid id: use lowercase letters, digits, _ and -, starting with a letter",
+            "j.yaml:3:11: 'bad event' is not a valid event name: "
+            "use letters, digits, _ . : and -, starting with a letter",
+        ],
+        id="bad_slug_and_event_name",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    split:\n      Big: {percent: 100}\n",
+        [
+            "j.yaml:6:7: step 'a': 'Big' is not a valid name: "
+            "use lowercase letters, digits, _ and -, starting with a letter"
+        ],
+        id="bad_mapping_key_points_at_key",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    send: email\n",
+        ["j.yaml:4:5: step 'a': a send step needs exactly one of template or message"],
+        id="send_needs_template_or_message",
+    ),
+    pytest.param(
+        "id: j\nname: J\nentry: yes\nsteps: {a: 1}\n",
+        [
+            "j.yaml:3:8: 'entry' must be a mapping of keys, not 'yes'",
+            "j.yaml:4:8: 'steps' must be a list, not a mapping",
+        ],
+        id="wrong_container_types",
+    ),
+]
 
 
-def test_load_journey_unknown_step_key_points_at_key(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait_for: x\n    timeout: 1d\n    tiemout: 3d\n")
-    assert found == ["j.yaml:7:5: step 'a': unknown key 'tiemout', did you mean 'timeout'?"]
-
-
-def test_load_journey_unknown_key_without_suggestion_lists_keys(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    branch: [{when: 'true', goto: a, zzz: b}]\n")
-    assert found == ["j.yaml:5:38: step 'a': unknown key 'zzz' (a branch case takes when, goto)"]
-
-
-def test_load_journey_missing_required_key(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait_for: x\n")
-    assert found == ["j.yaml:4:5: step 'a': missing required key 'timeout' (a wait_for step needs a timeout)"]
-
-
-def test_load_journey_missing_id_name_steps(tmp_path: Path) -> None:
-    found = problems(tmp_path, "version: 2\n")
-    assert found == [
-        "j.yaml:1:1: missing required key 'id' (a journey needs an id)",
-        "j.yaml:1:1: missing required key 'name' (a journey needs a name)",
-        "j.yaml:1:1: missing required key 'steps' (a journey needs steps)",
-    ]
-
-
-def test_load_journey_step_without_kind(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    next: a\n")
-    assert found == [f"j.yaml:4:5: step 'a' has no kind: expected one of {KINDS}"]
-
-
-def test_load_journey_step_with_misspelt_kind(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    sned: email\n")
-    assert found == ["j.yaml:5:5: step 'a': unknown key 'sned', did you mean 'send'?"]
-
-
-def test_load_journey_step_with_two_kinds(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    send: email\n    wait: 1d\n")
-    assert found == ["j.yaml:6:5: step 'a' has more than one kind: send, wait"]
-
-
-def test_load_journey_step_that_is_not_a_mapping(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    end:\n  - invite\n")
-    assert found == [f"j.yaml:6:5: step 2 must be a mapping with an id and one of {KINDS}"]
-
-
-def test_load_journey_bad_choice_suggests(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    send: emial\n    template: t\n")
-    assert found == [
-        "j.yaml:5:11: step 'a': 'send' must be one of email, sms, voice, webhook, not 'emial', did you mean 'email'?"
-    ]
-
-
-def test_load_journey_bad_duration(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait: 3days\n")
-    assert found == [
-        "j.yaml:5:11: step 'a': bad duration '3days': "
-        "expected a whole number with a unit (s, m, h, d, w), e.g. 3d or 1d12h"
-    ]
-
-
-def test_load_journey_duration_needs_a_unit(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait_for: x\n    timeout: 30\n")
-    assert found == [
-        "j.yaml:6:14: step 'a': bad duration 30: expected a whole number with a unit (s, m, h, d, w), e.g. 3d or 1d12h"
-    ]
-
-
-def test_load_journey_wait_until_reports_only_the_mapping_branch(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait: {until: 5}\n")
-    assert found == ["j.yaml:5:19: step 'a': 'until' should be a valid string, not 5"]
-
-
-def test_load_journey_bad_time_zone_clock_and_re_entry(tmp_path: Path) -> None:
-    text = "id: j\nname: J\ntimezone: Mars/Base\nre_entry: sometimes\nquiet_hours: {start: '25:00', end: 900}\n"
-    found = problems(tmp_path, text + "steps:\n  - id: a\n    end:\n")
-    assert found == [
-        "j.yaml:3:11: unknown time zone 'Mars/Base': expected an IANA name such as Asia/Tehran",
-        "j.yaml:4:11: bad re_entry 'sometimes': expected never, always or a duration such as 30d",
-        "j.yaml:5:22: bad time '25:00': expected HH:MM on a 24-hour clock, e.g. 09:00",
-        "j.yaml:5:36: bad time 900: expected HH:MM on a 24-hour clock, e.g. 09:00",
-    ]
-
-
-def test_load_journey_split_percentages(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    split: {x: {percent: 50}, y: {percent: 40}}\n")
-    assert found == ["j.yaml:5:12: step 'a': split percentages sum to 90, not 100"]
-
-
-def test_load_journey_bad_slug_and_event_name(tmp_path: Path) -> None:
-    found = problems(tmp_path, "id: J\nname: J\nexit_on: [bad event]\nsteps:\n  - id: a\n    end:\n")
-    assert found == [
-        "j.yaml:1:5: 'J' is not a valid id: use lowercase letters, digits, _ and -, starting with a letter",
-        "j.yaml:3:11: 'bad event' is not a valid event name: use letters, digits, _ . : and -, starting with a letter",
-    ]
-
-
-def test_load_journey_bad_mapping_key_points_at_key(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    split:\n      Big: {percent: 100}\n")
-    assert found == [
-        "j.yaml:6:7: step 'a': 'Big' is not a valid name: "
-        "use lowercase letters, digits, _ and -, starting with a letter"
-    ]
-
-
-def test_load_journey_send_needs_template_or_message(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    send: email\n")
-    assert found == ["j.yaml:4:5: step 'a': a send step needs exactly one of template or message"]
-
-
-def test_load_journey_wrong_container_types(tmp_path: Path) -> None:
-    found = problems(tmp_path, "id: j\nname: J\nentry: yes\nsteps: {a: 1}\n")
-    assert found == [
-        "j.yaml:3:8: 'entry' must be a mapping of keys, not 'yes'",
-        "j.yaml:4:8: 'steps' must be a list, not a mapping",
-    ]
+@pytest.mark.parametrize(("text", "expected"), SHAPE_ERRORS)
+def test_load_journey_names_each_shape_error_where_it_is(tmp_path: Path, text: str, expected: list[str]) -> None:
+    """What pydantic refuses, as `j.yaml:line:col: message`: exactly these problems."""
+    assert problems(tmp_path, text) == expected
 
 
 def test_load_journey_reports_all_problems_sorted_by_line(tmp_path: Path) -> None:

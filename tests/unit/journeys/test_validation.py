@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from journeys.format.loader import load_journey
 from journeys.format.models import Journey
 from journeys.format.validation import check
@@ -44,259 +46,288 @@ def test_check_works_without_positions() -> None:
 # --- steps and references -------------------------------------------------------------------------
 
 
-def test_check_duplicate_step_ids(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait: 1d\n  - id: a\n    end:\n")
-    assert found == ["j.yaml:6:9: duplicate step id 'a' (first used at line 4)"]
+REFERENCES = [
+    pytest.param(
+        HEADER + "  - id: a\n    wait: 1d\n  - id: a\n    end:\n",
+        ["j.yaml:6:9: duplicate step id 'a' (first used at line 4)"],
+        id="duplicate_step_ids",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait: 1d\n    next: remnd\n  - id: remind\n    end:\n",
+        ["j.yaml:6:11: step 'a': next: there is no step 'remnd', did you mean 'remind'?"],
+        id="reference_to_no_step_suggests",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            wait_for: [x, y]
+            timeout: 1d
+            on_timeout: t1
+            on_event: {x: t2}
+            max_visits: 2
+            on_max: t3
+          - id: b
+            branch: [{when: "true", goto: t4}]
+            else: t5
+          - id: c
+            split: {one: {percent: 100, goto: t6}}
+          - id: d
+            goto: t7
+        """,
+        [
+            "j.yaml:7:17: step 'a': on_timeout: there is no step 't1'",
+            "j.yaml:8:19: step 'a': on_event x: there is no step 't2'",
+            "j.yaml:10:13: step 'a': on_max: there is no step 't3'",
+            "j.yaml:12:35: step 'b': goto: there is no step 't4'",
+            "j.yaml:13:11: step 'b': else: there is no step 't5'",
+            "j.yaml:15:39: step 'c': split cohort one goto: there is no step 't6'",
+            "j.yaml:17:11: step 'd': goto: there is no step 't7'",
+        ],
+        id="every_kind_of_reference",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            wait_for: registered
+            timeout: 1d
+            on_event:
+              registerd: b
+          - id: b
+            end:
+        """,
+        ["j.yaml:8:7: step 'a': on_event 'registerd' is not an event this step waits for (registered)"],
+        id="on_event_must_be_a_waited_event",
+    ),
+]
 
 
-def test_check_reference_to_no_step_suggests(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait: 1d\n    next: remnd\n  - id: remind\n    end:\n")
-    assert found == ["j.yaml:6:11: step 'a': next: there is no step 'remnd', did you mean 'remind'?"]
-
-
-def test_check_every_kind_of_reference(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        wait_for: [x, y]
-        timeout: 1d
-        on_timeout: t1
-        on_event: {x: t2}
-        max_visits: 2
-        on_max: t3
-      - id: b
-        branch: [{when: "true", goto: t4}]
-        else: t5
-      - id: c
-        split: {one: {percent: 100, goto: t6}}
-      - id: d
-        goto: t7
-    """
-    found = problems(tmp_path, text)
-    assert found == [
-        "j.yaml:7:17: step 'a': on_timeout: there is no step 't1'",
-        "j.yaml:8:19: step 'a': on_event x: there is no step 't2'",
-        "j.yaml:10:13: step 'a': on_max: there is no step 't3'",
-        "j.yaml:12:35: step 'b': goto: there is no step 't4'",
-        "j.yaml:13:11: step 'b': else: there is no step 't5'",
-        "j.yaml:15:39: step 'c': split cohort one goto: there is no step 't6'",
-        "j.yaml:17:11: step 'd': goto: there is no step 't7'",
-    ]
-
-
-def test_check_on_event_must_be_a_waited_event(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        wait_for: registered
-        timeout: 1d
-        on_event:
-          registerd: b
-      - id: b
-        end:
-    """
-    found = problems(tmp_path, text)
-    assert found == ["j.yaml:8:7: step 'a': on_event 'registerd' is not an event this step waits for (registered)"]
+@pytest.mark.parametrize(("text", "expected"), REFERENCES)
+def test_check_names_each_wrong_reference_where_it_is(tmp_path: Path, text: str, expected: list[str]) -> None:
+    """A step id used twice, or a reference to a step there is not: exactly these problems."""
+    assert problems(tmp_path, text) == expected
 
 
 # --- reachability and loops -----------------------------------------------------------------------
 
 
-def test_check_unreachable_step(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    goto: c\n  - id: b\n    end:\n  - id: c\n    end:\n")
-    assert found == ["j.yaml:6:5: step 'b' is unreachable: no path from the first step leads to it"]
+REACHABILITY_AND_LOOPS = [
+    pytest.param(
+        HEADER + "  - id: a\n    goto: c\n  - id: b\n    end:\n  - id: c\n    end:\n",
+        ["j.yaml:6:5: step 'b' is unreachable: no path from the first step leads to it"],
+        id="unreachable_step",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    goto: bb\n  - id: b\n    end:\n",
+        ["j.yaml:5:11: step 'a': goto: there is no step 'bb', did you mean 'b'?"],
+        id="unreachable_not_reported_while_a_name_is_wrong",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            split: {test: {percent: 90, goto: c}, holdout: {percent: 10}}
+          - id: b
+            end: never
+          - id: c
+            end: sent
+        """,
+        ["j.yaml:6:5: step 'b' is unreachable: no path from the first step leads to it"],
+        id="holdout_without_goto_ends_the_run",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            wait_for: [x, y]
+            timeout: 1d
+            on_timeout: c
+            on_event: {x: c}
+          - id: b
+            end: by_y
+          - id: c
+            end: by_x
+        """,
+        [],
+        id="wait_for_reaches_next_step_for_events_without_on_event",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            update: {tags: {add: [seen]}}
+          - id: b
+            branch: [{when: "customer.tags", goto: a}]
+          - id: c
+            goto: c
+        """,
+        [
+            "j.yaml:4:5: loop a → b can run forever: it has no wait, wait_for or max_visits",
+            "j.yaml:8:5: loop c → c can run forever: it has no wait, wait_for or max_visits",
+        ],
+        id="loop_without_wait_or_max_visits",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            update: {set: {n: 1}}
+            max_visits: 3
+            on_max: b
+            next: a
+          - id: b
+            end:
+        """,
+        [],
+        id="loop_with_max_visits_is_bounded",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        limits: [{channel: voice, max: 1, per: 1d}]
+        steps:
+          - id: call
+            send: voice
+            message: {say: "Your modem is waiting."}
+          - id: wait
+            wait_for: registered
+            timeout: 1d
+            on_timeout: call
+        """,
+        [
+            "j.yaml:5:5: warning: loop call → wait sends on every pass and no step in it has max_visits: "
+            "only frequency caps bound it"
+        ],
+        id="send_loop_bounded_only_by_frequency_caps_warns",
+    ),
+]
 
 
-def test_check_unreachable_not_reported_while_a_name_is_wrong(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    goto: bb\n  - id: b\n    end:\n")
-    assert found == ["j.yaml:5:11: step 'a': goto: there is no step 'bb', did you mean 'b'?"]
-
-
-def test_check_holdout_without_goto_ends_the_run(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        split: {test: {percent: 90, goto: c}, holdout: {percent: 10}}
-      - id: b
-        end: never
-      - id: c
-        end: sent
-    """
-    assert problems(tmp_path, text) == ["j.yaml:6:5: step 'b' is unreachable: no path from the first step leads to it"]
-
-
-def test_check_wait_for_reaches_next_step_for_events_without_on_event(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        wait_for: [x, y]
-        timeout: 1d
-        on_timeout: c
-        on_event: {x: c}
-      - id: b
-        end: by_y
-      - id: c
-        end: by_x
-    """
-    assert problems(tmp_path, text) == []
-
-
-def test_check_loop_without_wait_or_max_visits(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        update: {tags: {add: [seen]}}
-      - id: b
-        branch: [{when: "customer.tags", goto: a}]
-      - id: c
-        goto: c
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:4:5: loop a → b can run forever: it has no wait, wait_for or max_visits",
-        "j.yaml:8:5: loop c → c can run forever: it has no wait, wait_for or max_visits",
-    ]
-
-
-def test_check_loop_with_max_visits_is_bounded(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        update: {set: {n: 1}}
-        max_visits: 3
-        on_max: b
-        next: a
-      - id: b
-        end:
-    """
-    assert problems(tmp_path, text) == []
-
-
-def test_check_send_loop_bounded_only_by_frequency_caps_warns(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    limits: [{channel: voice, max: 1, per: 1d}]
-    steps:
-      - id: call
-        send: voice
-        message: {say: "Your modem is waiting."}
-      - id: wait
-        wait_for: registered
-        timeout: 1d
-        on_timeout: call
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:5:5: warning: loop call → wait sends on every pass and no step in it has max_visits: "
-        "only frequency caps bound it"
-    ]
+@pytest.mark.parametrize(("text", "expected"), REACHABILITY_AND_LOOPS)
+def test_check_refuses_unreachable_steps_and_unbounded_loops(tmp_path: Path, text: str, expected: list[str]) -> None:
+    """Exactly these problems: none where every step is reached and every loop waits or is bounded."""
+    assert problems(tmp_path, text) == expected
 
 
 # --- expressions and templates --------------------------------------------------------------------
 
 
-def test_check_expressions(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    entry: {when: 'customer.plan =='}
-    steps:
-      - id: a
-        branch: [{when: "custmer.plan == 'x'", goto: b}]
-      - id: b
-        wait: {until: "customer.__class__"}
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:3:15: entry.when: expression does not parse: unexpected 'end of print statement'",
-        "j.yaml:6:21: step 'a': unknown name 'custmer', did you mean 'customer'? "
-        "(the context has customer, event, journey, now)",
-        "j.yaml:8:19: step 'b': the sandbox refuses access to attribute '__class__'",
-    ]
+EXPRESSIONS_AND_TEMPLATES = [
+    pytest.param(
+        """\
+        id: j
+        name: J
+        entry: {when: 'customer.plan =='}
+        steps:
+          - id: a
+            branch: [{when: "custmer.plan == 'x'", goto: b}]
+          - id: b
+            wait: {until: "customer.__class__"}
+        """,
+        [
+            "j.yaml:3:15: entry.when: expression does not parse: unexpected 'end of print statement'",
+            "j.yaml:6:21: step 'a': unknown name 'custmer', did you mean 'customer'? "
+            "(the context has customer, event, journey, now)",
+            "j.yaml:8:19: step 'b': the sandbox refuses access to attribute '__class__'",
+        ],
+        id="expressions",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    wait: {until: '25:00'}\n  - id: b\n    wait: {until: '09:30'}\n",
+        ["j.yaml:5:19: step 'a': bad time '25:00': expected HH:MM on a 24-hour clock, e.g. 09:00"],
+        id="wait_until_clock",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            send: email
+            message:
+              subject: "Hi {{ customer.name"
+              text: "{{ customer.__dict__ }}"
+        """,
+        [
+            "j.yaml:7:16: step 'a': subject: template does not parse (line 1): "
+            "unexpected end of template, expected 'end of print statement'.",
+            "j.yaml:8:13: step 'a': text: the sandbox refuses access to attribute '__dict__'",
+        ],
+        id="inline_message_templates",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            send: webhook
+            message:
+              url: https://example.com/hook
+              body: {customer: {name: "{{ nam }}"}, tags: ["{{ customer.tags | nope }}"]}
+          - id: b
+            update: {set: {greeting: "{% if %}"}}
+        """,
+        [
+            "j.yaml:8:31: step 'a': body.customer.name: unknown name 'nam' "
+            "(the context has customer, event, journey, now)",
+            "j.yaml:8:52: step 'a': body.tags.0: unknown filter 'nope'",
+            "j.yaml:10:30: step 'b': set.greeting: template does not parse (line 1): "
+            "Expected an expression, got 'end of statement block'",
+        ],
+        id="webhook_body_and_update_set_templates",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: a
+            send: email
+            message: {subject: Hi, say: Hello}
+          - id: b
+            send: sms
+            message: {url: "https://example.com"}
+          - id: c
+            send: voice
+            message: {gather: {event: pressed}}
+          - id: d
+            send: webhook
+            message: {method: POST}
+        """,
+        [
+            "j.yaml:6:14: step 'a': a message on channel email needs 'text' or 'html'",
+            "j.yaml:6:28: step 'a': field 'say' does not fit channel email (email takes subject, text, html)",
+            "j.yaml:9:14: step 'b': a message on channel sms needs 'text'",
+            "j.yaml:9:15: step 'b': field 'url' does not fit channel sms (sms takes text)",
+            "j.yaml:12:14: step 'c': a message on channel voice needs 'say'",
+            "j.yaml:15:14: step 'd': a message on channel webhook needs 'url'",
+        ],
+        id="inline_message_channel_fit",
+    ),
+]
 
 
-def test_check_wait_until_clock(tmp_path: Path) -> None:
-    text = HEADER + "  - id: a\n    wait: {until: '25:00'}\n  - id: b\n    wait: {until: '09:30'}\n"
-    assert problems(tmp_path, text) == [
-        "j.yaml:5:19: step 'a': bad time '25:00': expected HH:MM on a 24-hour clock, e.g. 09:00"
-    ]
-
-
-def test_check_inline_message_templates(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        send: email
-        message:
-          subject: "Hi {{ customer.name"
-          text: "{{ customer.__dict__ }}"
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:7:16: step 'a': subject: template does not parse (line 1): "
-        "unexpected end of template, expected 'end of print statement'.",
-        "j.yaml:8:13: step 'a': text: the sandbox refuses access to attribute '__dict__'",
-    ]
-
-
-def test_check_webhook_body_and_update_set_templates(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        send: webhook
-        message:
-          url: https://example.com/hook
-          body: {customer: {name: "{{ nam }}"}, tags: ["{{ customer.tags | nope }}"]}
-      - id: b
-        update: {set: {greeting: "{% if %}"}}
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:8:31: step 'a': body.customer.name: unknown name 'nam' (the context has customer, event, journey, now)",
-        "j.yaml:8:52: step 'a': body.tags.0: unknown filter 'nope'",
-        "j.yaml:10:30: step 'b': set.greeting: template does not parse (line 1): "
-        "Expected an expression, got 'end of statement block'",
-    ]
-
-
-def test_check_inline_message_channel_fit(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    steps:
-      - id: a
-        send: email
-        message: {subject: Hi, say: Hello}
-      - id: b
-        send: sms
-        message: {url: "https://example.com"}
-      - id: c
-        send: voice
-        message: {gather: {event: pressed}}
-      - id: d
-        send: webhook
-        message: {method: POST}
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:6:14: step 'a': a message on channel email needs 'text' or 'html'",
-        "j.yaml:6:28: step 'a': field 'say' does not fit channel email (email takes subject, text, html)",
-        "j.yaml:9:14: step 'b': a message on channel sms needs 'text'",
-        "j.yaml:9:15: step 'b': field 'url' does not fit channel sms (sms takes text)",
-        "j.yaml:12:14: step 'c': a message on channel voice needs 'say'",
-        "j.yaml:15:14: step 'd': a message on channel webhook needs 'url'",
-    ]
+@pytest.mark.parametrize(("text", "expected"), EXPRESSIONS_AND_TEMPLATES)
+def test_check_names_bad_expressions_and_templates_where_they_are(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    """Exactly these problems, at the expression or template that has them (none: it is good)."""
+    assert problems(tmp_path, text) == expected
 
 
 def test_check_template_with_no_file_for_the_channel(tmp_path: Path) -> None:
@@ -333,43 +364,55 @@ def test_check_template_file_problems_point_into_the_template_file(tmp_path: Pat
 # --- likely mistakes (warnings) -------------------------------------------------------------------
 
 
-def test_check_on_max_without_max_visits_warns(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    wait: 1d\n    on_max: b\n  - id: b\n    end:\n")
-    assert found == ["j.yaml:6:5: warning: step 'a': on_max has no effect without max_visits"]
+LIKELY_MISTAKES = [
+    pytest.param(
+        HEADER + "  - id: a\n    wait: 1d\n    on_max: b\n  - id: b\n    end:\n",
+        ["j.yaml:6:5: warning: step 'a': on_max has no effect without max_visits"],
+        id="on_max_without_max_visits_warns",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        exit_on: [swapped]
+        steps:
+          - id: a
+            wait_for: [registered, swapped]
+            timeout: 1d
+        """,
+        [
+            "j.yaml:6:28: warning: step 'a': event 'swapped' is also in exit_on: "
+            "the run exits when it arrives, so this path can never be taken"
+        ],
+        id="wait_for_event_in_exit_on_warns",
+    ),
+    pytest.param(
+        "id: j\nname: J\nentry: {trigger: signed_up, unless: [signed_up]}\nexit_on: [signed_up]\n"
+        "steps: [{id: a, end: }]\n",
+        [
+            "j.yaml:3:18: warning: entry.trigger 'signed_up' is also in entry.unless: "
+            "the event that enrols a customer also keeps them out, so nobody is enrolled by it",
+            "j.yaml:3:18: warning: entry.trigger 'signed_up' is also in exit_on: every run it starts ends at once",
+        ],
+        id="trigger_in_unless_or_exit_on_warns",
+    ),
+    pytest.param(
+        "id: j\nname: J\nquiet_hours: {start: '21:00', end: '21:00'}\nsteps: [{id: a, end: }]\n",
+        [
+            "j.yaml:3:14: warning: quiet_hours start and end are the same time: "
+            "give different times, or remove quiet_hours"
+        ],
+        id="quiet_hours_with_equal_start_and_end_warns",
+    ),
+    pytest.param(
+        HEADER + "  - id: a\n    split: {a: {percent: 100}, b: {percent: 0}}\n",
+        ["j.yaml:5:45: warning: step 'a': cohort 'b' has percent 0: no customer lands in it"],
+        id="split_cohort_with_zero_percent_warns",
+    ),
+]
 
 
-def test_check_wait_for_event_in_exit_on_warns(tmp_path: Path) -> None:
-    text = """\
-    id: j
-    name: J
-    exit_on: [swapped]
-    steps:
-      - id: a
-        wait_for: [registered, swapped]
-        timeout: 1d
-    """
-    assert problems(tmp_path, text) == [
-        "j.yaml:6:28: warning: step 'a': event 'swapped' is also in exit_on: "
-        "the run exits when it arrives, so this path can never be taken"
-    ]
-
-
-def test_check_trigger_in_unless_or_exit_on_warns(tmp_path: Path) -> None:
-    text = "id: j\nname: J\nentry: {trigger: signed_up, unless: [signed_up]}\nexit_on: [signed_up]\n"
-    assert problems(tmp_path, text + "steps: [{id: a, end: }]\n") == [
-        "j.yaml:3:18: warning: entry.trigger 'signed_up' is also in entry.unless: "
-        "the event that enrols a customer also keeps them out, so nobody is enrolled by it",
-        "j.yaml:3:18: warning: entry.trigger 'signed_up' is also in exit_on: every run it starts ends at once",
-    ]
-
-
-def test_check_quiet_hours_with_equal_start_and_end_warns(tmp_path: Path) -> None:
-    text = "id: j\nname: J\nquiet_hours: {start: '21:00', end: '21:00'}\nsteps: [{id: a, end: }]\n"
-    assert problems(tmp_path, text) == [
-        "j.yaml:3:14: warning: quiet_hours start and end are the same time: give different times, or remove quiet_hours"
-    ]
-
-
-def test_check_split_cohort_with_zero_percent_warns(tmp_path: Path) -> None:
-    found = problems(tmp_path, HEADER + "  - id: a\n    split: {a: {percent: 100}, b: {percent: 0}}\n")
-    assert found == ["j.yaml:5:45: warning: step 'a': cohort 'b' has percent 0: no customer lands in it"]
+@pytest.mark.parametrize(("text", "expected"), LIKELY_MISTAKES)
+def test_check_warns_of_likely_mistakes(tmp_path: Path, text: str, expected: list[str]) -> None:
+    """Exactly these warnings (none: nothing looks like a mistake)."""
+    assert problems(tmp_path, text) == expected
