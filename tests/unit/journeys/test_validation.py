@@ -43,10 +43,11 @@ def test_check_works_without_positions() -> None:
     assert [str(p) for p in found] == ["j.yaml:1:1: step 'a': goto: there is no step 'b'"]
 
 
-# --- steps and references -------------------------------------------------------------------------
+# --- one journey, exactly these problems (none: it is good) ------------------------------------
 
 
-REFERENCES = [
+PROBLEMS = [
+    # steps and references
     pytest.param(
         HEADER + "  - id: a\n    wait: 1d\n  - id: a\n    end:\n",
         ["j.yaml:6:9: duplicate step id 'a' (first used at line 4)"],
@@ -104,19 +105,7 @@ REFERENCES = [
         ["j.yaml:8:7: step 'a': on_event 'registerd' is not an event this step waits for (registered)"],
         id="on_event_must_be_a_waited_event",
     ),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), REFERENCES)
-def test_check_names_each_wrong_reference_where_it_is(tmp_path: Path, text: str, expected: list[str]) -> None:
-    """A step id used twice, or a reference to a step there is not: exactly these problems."""
-    assert problems(tmp_path, text) == expected
-
-
-# --- reachability and loops -----------------------------------------------------------------------
-
-
-REACHABILITY_AND_LOOPS = [
+    # reachability and loops
     pytest.param(
         HEADER + "  - id: a\n    goto: c\n  - id: b\n    end:\n  - id: c\n    end:\n",
         ["j.yaml:6:5: step 'b' is unreachable: no path from the first step leads to it"],
@@ -214,19 +203,7 @@ REACHABILITY_AND_LOOPS = [
         ],
         id="send_loop_bounded_only_by_frequency_caps_warns",
     ),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), REACHABILITY_AND_LOOPS)
-def test_check_refuses_unreachable_steps_and_unbounded_loops(tmp_path: Path, text: str, expected: list[str]) -> None:
-    """Exactly these problems: none where every step is reached and every loop waits or is bounded."""
-    assert problems(tmp_path, text) == expected
-
-
-# --- expressions and templates --------------------------------------------------------------------
-
-
-EXPRESSIONS_AND_TEMPLATES = [
+    # expressions and templates
     pytest.param(
         """\
         id: j
@@ -319,52 +296,7 @@ EXPRESSIONS_AND_TEMPLATES = [
         ],
         id="inline_message_channel_fit",
     ),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), EXPRESSIONS_AND_TEMPLATES)
-def test_check_names_bad_expressions_and_templates_where_they_are(
-    tmp_path: Path, text: str, expected: list[str]
-) -> None:
-    """Exactly these problems, at the expression or template that has them (none: it is good)."""
-    assert problems(tmp_path, text) == expected
-
-
-def test_check_template_with_no_file_for_the_channel(tmp_path: Path) -> None:
-    write(tmp_path, "text: hi\n", "templates/modem_swap/invite.sms.yaml")
-    found = problems(tmp_path, HEADER + "  - id: a\n    send: email\n    template: modem_swap/invite\n")
-    assert found == [
-        f"j.yaml:6:15: step 'a': no template file for 'modem_swap/invite' on channel email (looked for "
-        f"{tmp_path}/templates/modem_swap/invite.email.yaml and "
-        f"{tmp_path}/templates/modem_swap/invite.<locale>.email.yaml)"
-    ]
-
-
-def test_check_template_without_locale_free_fallback_warns(tmp_path: Path) -> None:
-    write(tmp_path, "text: salam\n", "templates/t.fa.sms.yaml")
-    found = problems(tmp_path, HEADER + "  - id: a\n    send: sms\n    template: t\n")
-    assert found == [
-        f"j.yaml:6:15: warning: step 'a': template 't' has no file for customers of other locales on channel sms "
-        f"(create {tmp_path}/templates/t.sms.yaml)"
-    ]
-
-
-def test_check_template_file_problems_point_into_the_template_file(tmp_path: Path) -> None:
-    write(tmp_path, "subject: Hi\ntext: '{{ customer.name'\n", "templates/t.email.yaml")
-    write(tmp_path, "subject: Hi\nsay: Salam\n", "templates/t.fa.email.yaml")
-    text = HEADER + "  - id: a\n    send: email\n    template: t\n  - id: b\n    send: email\n    template: t\n"
-    assert problems(tmp_path, text) == [
-        "templates/t.email.yaml:2:7: text: template does not parse (line 1): "
-        "unexpected end of template, expected 'end of print statement'.",
-        "templates/t.fa.email.yaml:1:1: a message on channel email needs 'text' or 'html'",
-        "templates/t.fa.email.yaml:2:1: field 'say' does not fit channel email (email takes subject, text, html)",
-    ]
-
-
-# --- likely mistakes (warnings) -------------------------------------------------------------------
-
-
-LIKELY_MISTAKES = [
+    # likely mistakes (warnings)
     pytest.param(
         HEADER + "  - id: a\n    wait: 1d\n    on_max: b\n  - id: b\n    end:\n",
         ["j.yaml:6:5: warning: step 'a': on_max has no effect without max_visits"],
@@ -412,7 +344,41 @@ LIKELY_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), LIKELY_MISTAKES)
-def test_check_warns_of_likely_mistakes(tmp_path: Path, text: str, expected: list[str]) -> None:
-    """Exactly these warnings (none: nothing looks like a mistake)."""
+@pytest.mark.parametrize(("text", "expected"), PROBLEMS)
+def test_check_finds_exactly_these_problems(tmp_path: Path, text: str, expected: list[str]) -> None:
+    """Each journey gives these problems and warnings, at these positions, and no others."""
     assert problems(tmp_path, text) == expected
+
+
+# --- expressions and templates --------------------------------------------------------------------
+
+
+def test_check_template_with_no_file_for_the_channel(tmp_path: Path) -> None:
+    write(tmp_path, "text: hi\n", "templates/modem_swap/invite.sms.yaml")
+    found = problems(tmp_path, HEADER + "  - id: a\n    send: email\n    template: modem_swap/invite\n")
+    assert found == [
+        f"j.yaml:6:15: step 'a': no template file for 'modem_swap/invite' on channel email (looked for "
+        f"{tmp_path}/templates/modem_swap/invite.email.yaml and "
+        f"{tmp_path}/templates/modem_swap/invite.<locale>.email.yaml)"
+    ]
+
+
+def test_check_template_without_locale_free_fallback_warns(tmp_path: Path) -> None:
+    write(tmp_path, "text: salam\n", "templates/t.fa.sms.yaml")
+    found = problems(tmp_path, HEADER + "  - id: a\n    send: sms\n    template: t\n")
+    assert found == [
+        f"j.yaml:6:15: warning: step 'a': template 't' has no file for customers of other locales on channel sms "
+        f"(create {tmp_path}/templates/t.sms.yaml)"
+    ]
+
+
+def test_check_template_file_problems_point_into_the_template_file(tmp_path: Path) -> None:
+    write(tmp_path, "subject: Hi\ntext: '{{ customer.name'\n", "templates/t.email.yaml")
+    write(tmp_path, "subject: Hi\nsay: Salam\n", "templates/t.fa.email.yaml")
+    text = HEADER + "  - id: a\n    send: email\n    template: t\n  - id: b\n    send: email\n    template: t\n"
+    assert problems(tmp_path, text) == [
+        "templates/t.email.yaml:2:7: text: template does not parse (line 1): "
+        "unexpected end of template, expected 'end of print statement'.",
+        "templates/t.fa.email.yaml:1:1: a message on channel email needs 'text' or 'html'",
+        "templates/t.fa.email.yaml:2:1: field 'say' does not fit channel email (email takes subject, text, html)",
+    ]
