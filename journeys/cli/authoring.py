@@ -141,9 +141,11 @@ def simulate(
     people = read_customers(customers)
     planned = read_events(events, began, {c.id for c in people}) if events else []
     if engine is Engine.temporal:
+        from journeys.runtime.temporal import quiet_runtime
         from journeys.services.catalogue import publish
         from journeys.simulate.temporal import simulate_on_temporal
 
+        quiet_runtime()  # the SDK's warnings would land on stdout, before the --json
         published = publish(file)
         result = run(lambda: simulate_on_temporal(published, people, planned, began, days))
     else:

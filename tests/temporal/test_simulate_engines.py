@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -36,3 +39,21 @@ async def test_temporal_engine_prints_the_same_simulation_as_the_local_one(name:
     for mine, theirs in zip(actual["customers"], expected["customers"], strict=True):
         assert mine == theirs, mine["id"]
     assert actual == expected
+
+
+def test_the_command_prints_the_same_json_for_both_engines() -> None:
+    """Through `journeys simulate --json`: stdout is the JSON alone (no SDK warnings before it), the same."""
+    scenario = DEFINITIONS / "scenarios" / "modem_swap"
+    printed = {}
+    for engine in ("local", "temporal"):
+        done = subprocess.run(
+            [sys.executable, "-m", "journeys", "simulate", str(DEFINITIONS / "modem_swap.yaml")]
+            + ["--customers", str(scenario / "customers.yaml"), "--events", str(scenario / "events.yaml")]
+            + ["--start", START.isoformat(), "--engine", engine, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        printed[engine] = json.loads(done.stdout)
+    assert printed["temporal"] == printed["local"]
