@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.channels.base import Delivery, PermanentFailure, TransientFailure
 from journeys.engine.messages import Rendered
 from journeys.errors import JourneysError
@@ -165,7 +165,7 @@ class SmtpChannel:
         return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{self.domain}>"
 
     def unsubscribe_token(self, customer_id: str) -> str:
-        return tokens.sign({"c": customer_id, "ch": "email"}, self.secret)
+        return secrets.sign({"c": customer_id, "ch": "email"}, self.secret)
 
     def build(self, message: Rendered, key: str) -> EmailMessage:
         """The MIME message for one send: text and HTML alternatives, RFC 8058 one-click unsubscribe."""

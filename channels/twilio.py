@@ -34,7 +34,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 from urllib3.exceptions import NewConnectionError
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.channels.base import ChannelError, Delivery, PermanentFailure, TransientFailure
 from journeys.engine.messages import Rendered
 from journeys.settings import Settings
@@ -160,7 +160,7 @@ def twiml_for(message: Rendered, key: str, *, public_url: str, secret: str) -> s
     if message.gather is None:
         response.say(message.body, language=language)
     else:
-        token = tokens.sign({"c": message.customer_id, "e": message.gather.event, "k": key}, secret)
+        token = secrets.sign({"c": message.customer_id, "e": message.gather.event, "k": key}, secret)
         gather = response.gather(
             num_digits=message.gather.digits,
             action=f"{public_url.rstrip('/')}/twilio/gather/{token}",

@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from journeys import templates as templating
 from journeys.engine.interpreter import Send
 from journeys.engine.sms import segments
 from journeys.errors import DefinitionError, JourneysError
 from journeys.format.customers import Customer
 from journeys.format.messages import load_message_file
 from journeys.format.models import Gather, Message
+from journeys.templates import TemplateError, TemplateFiles, is_rtl, render, render_value
 
 
 class Undeliverable(JourneysError):
@@ -48,7 +48,7 @@ class Rendered(BaseModel):
 class MessageSource:
     """Resolves a `Send` to its `Message`: the inline one, or the template file for the customer's locale."""
 
-    def __init__(self, templates: templating.TemplateFiles) -> None:
+    def __init__(self, templates: TemplateFiles) -> None:
         self.templates = templates
         self._loaded: dict[Path, Message] = {}
 
@@ -58,7 +58,7 @@ class MessageSource:
         assert send.template is not None  # the model requires one of the two
         path = self.templates.find(send.template, send.channel, locale)
         if path is None:
-            raise templating.TemplateError(f"no template file for {send.template!r} on channel {send.channel}")
+            raise TemplateError(f"no template file for {send.template!r} on channel {send.channel}")
         if path not in self._loaded:
             message, problems = load_message_file(path)
             if message is None:
@@ -77,27 +77,27 @@ def _render(channel: str, message: Message, customer: Customer, context: Mapping
     locale = customer.locale
     if channel == "email":
         to = _address(customer.email, "email address")
-        text = templating.render(message.text, context) if message.text else None
-        fragment = templating.render(message.html, context, html=True) if message.html else None
+        text = render(message.text, context) if message.text else None
+        fragment = render(message.html, context, html=True) if message.html else None
         if text is None:
             text = _html_to_text(fragment or "")
         return Rendered(
             channel=channel,
             to=to,
-            subject=templating.render(message.subject or "", context).strip(),
+            subject=render(message.subject or "", context).strip(),
             body=text,
             html=email_html(fragment if fragment is not None else _text_to_html(text), locale),
             locale=locale,
         )
     if channel == "sms":
         to = _address(customer.phone, "phone number")
-        return Rendered(channel=channel, to=to, body=templating.render(message.text or "", context), locale=locale)
+        return Rendered(channel=channel, to=to, body=render(message.text or "", context), locale=locale)
     if channel == "voice":
         to = _address(customer.phone, "phone number")
-        say = templating.render(message.say or "", context)
+        say = render(message.say or "", context)
         return Rendered(channel=channel, to=to, body=say, gather=message.gather, locale=locale)
-    url = templating.render(message.url or "", context).strip()
-    payload = templating.render_value(message.body or {}, context)
+    url = render(message.url or "", context).strip()
+    payload = render_value(message.body or {}, context)
     return Rendered(
         channel=channel,
         to=url,
@@ -111,7 +111,7 @@ def _render(channel: str, message: Message, customer: Customer, context: Mapping
 def email_html(fragment: str, locale: str | None) -> str:
     """A whole HTML document around a body fragment, with `lang` and `dir` so Persian renders right to left."""
     lang = (locale or "en").replace("_", "-")
-    direction = "rtl" if templating.is_rtl(locale) else "ltr"
+    direction = "rtl" if is_rtl(locale) else "ltr"
     align = "right" if direction == "rtl" else "left"
     return (
         "<!DOCTYPE html>\n"

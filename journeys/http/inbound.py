@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.errors import JourneysError
 from journeys.format.customers import Event
 from journeys.runtime.logs import get_logger
@@ -179,7 +179,7 @@ def _field(form: FormData, name: str) -> str:
 
 def _claims(inbound: Inbound, token: str, *names: str) -> tuple[str, ...] | None:
     """The named string fields of a token we signed; None for a bad token or a missing or empty field."""
-    payload = tokens.verify(token, inbound.secret) or {}
+    payload = secrets.verify(token, inbound.secret) or {}
     values = tuple(payload.get(name) for name in names)
     return values if all(isinstance(v, str) and v for v in values) else None  # type: ignore[return-value]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.settings import Settings
 from tests.support.devserver import JOURNEYS, Dev, free_port
 from tests.support.fake_twilio import FakeTwilio
@@ -180,7 +180,7 @@ def test_a_full_run_of_journeys_dev_logs_no_email_phone_or_name(tmp_path: Path, 
             forged = {"MessageSid": "SMforged", "From": PEOPLE["c3"][3], "Body": "STOP"}
             assert httpx.post(f"{inbound}/twilio/sms", data=forged).status_code == 403
             secret = Settings(data_dir=tmp_path).signing_secret()
-            token = tokens.sign({"c": "c3", "ch": "email"}, secret)
+            token = secrets.sign({"c": "c3", "ch": "email"}, secret)
             assert httpx.post(f"{inbound}/unsubscribe/{token}").status_code == 200
             assert httpx.post(f"{inbound}/unsubscribe/not-a-token").status_code == 403
         finally:

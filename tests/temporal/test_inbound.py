@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.errors import JourneysError
 from journeys.format.customers import Profile
 from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
@@ -250,7 +250,7 @@ async def test_twilio_signature_covers_the_query_string(http: httpx.AsyncClient,
 
 
 async def test_gather_digits_become_the_steps_event(http: httpx.AsyncClient, store: Store) -> None:
-    token = tokens.sign({"c": "c1", "e": "satisfaction_rated", "k": "journey:modem-swap:c1:1#4"}, SECRET)
+    token = secrets.sign({"c": "c1", "e": "satisfaction_rated", "k": "journey:modem-swap:c1:1#4"}, SECRET)
     path = f"/twilio/gather/{token}"
     params = {"CallSid": "CA77", "Digits": "4", "AccountSid": "AC1"}
     for _ in range(2):  # Twilio retried
@@ -261,11 +261,11 @@ async def test_gather_digits_become_the_steps_event(http: httpx.AsyncClient, sto
 
 
 async def test_gather_with_a_bad_token_is_refused(http: httpx.AsyncClient, store: Store) -> None:
-    good = tokens.sign({"c": "c1", "e": "satisfaction_rated", "k": "k1"}, SECRET)
+    good = secrets.sign({"c": "c1", "e": "satisfaction_rated", "k": "k1"}, SECRET)
     bad_tokens = [
-        tokens.sign({"c": "c1", "e": "satisfaction_rated", "k": "k1"}, "another-secret"),
+        secrets.sign({"c": "c1", "e": "satisfaction_rated", "k": "k1"}, "another-secret"),
         good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
-        tokens.sign({"c": "c1", "ch": "email"}, SECRET),  # an unsubscribe token is no voice answer
+        secrets.sign({"c": "c1", "ch": "email"}, SECRET),  # an unsubscribe token is no voice answer
         "garbage",
     ]
     for token in bad_tokens:
@@ -278,7 +278,7 @@ async def test_gather_with_a_bad_token_is_refused(http: httpx.AsyncClient, store
 
 
 async def test_unsubscribe_page_asks_before_changing_anything(http: httpx.AsyncClient, store: Store) -> None:
-    token = tokens.sign({"c": "c1", "ch": "email"}, SECRET)
+    token = secrets.sign({"c": "c1", "ch": "email"}, SECRET)
     response = await http.get(f"/unsubscribe/{token}")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert '<form method="post">' in response.text and "c1@example.com" not in response.text
@@ -286,7 +286,7 @@ async def test_unsubscribe_page_asks_before_changing_anything(http: httpx.AsyncC
 
 
 async def test_unsubscribe_one_click_opts_out_once(http: httpx.AsyncClient, store: Store) -> None:
-    token = tokens.sign({"c": "c1", "ch": "email"}, SECRET)
+    token = secrets.sign({"c": "c1", "ch": "email"}, SECRET)
     for _ in range(2):  # mail providers may post twice
         response = await http.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert response.status_code == 200
@@ -296,7 +296,7 @@ async def test_unsubscribe_one_click_opts_out_once(http: httpx.AsyncClient, stor
 
 
 async def test_unsubscribe_again_after_opting_back_in_is_a_new_event(http: httpx.AsyncClient, store: Store) -> None:
-    token = tokens.sign({"c": "c1", "ch": "email"}, SECRET)
+    token = secrets.sign({"c": "c1", "ch": "email"}, SECRET)
     await http.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     store.set_consent("c1", "email", "opted_in", datetime.now(timezone.utc))
     await http.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
@@ -306,8 +306,8 @@ async def test_unsubscribe_again_after_opting_back_in_is_a_new_event(http: httpx
 async def test_unsubscribe_with_a_bad_token_is_refused(http: httpx.AsyncClient, store: Store) -> None:
     for token in (
         "garbage",
-        tokens.sign({"c": "c1", "ch": "email"}, "another-secret"),
-        tokens.sign({"c": "c1"}, SECRET),
+        secrets.sign({"c": "c1", "ch": "email"}, "another-secret"),
+        secrets.sign({"c": "c1"}, SECRET),
     ):
         assert (await http.get(f"/unsubscribe/{token}")).status_code == 403
         assert (await http.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})).status_code == 403

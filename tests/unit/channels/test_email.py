@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.channels.base import Delivery, PermanentFailure, TransientFailure
 from journeys.channels.email import SmtpChannel, SmtpConfigError
 from journeys.engine.messages import Rendered, email_html
@@ -218,8 +218,8 @@ async def test_smtp_channel_one_click_unsubscribe_links_carry_the_customer(
     mail_token = re.fullmatch(r"mailto:unsubscribe@example\.org\?subject=unsubscribe-(\S+)", mailto).group(1)
     link_token = re.fullmatch(re.escape(PUBLIC_URL) + r"/unsubscribe/(\S+)", https).group(1)
     assert mail_token == link_token
-    assert tokens.verify(link_token, SECRET) == {"c": "customer-000042", "ch": "email"}
-    assert tokens.verify(link_token, "another-secret") is None
+    assert secrets.verify(link_token, SECRET) == {"c": "customer-000042", "ch": "email"}
+    assert secrets.verify(link_token, "another-secret") is None
     assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert all(len(line) <= 998 for line in received.raw.split(b"\r\n"))
 

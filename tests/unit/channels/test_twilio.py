@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 import pytest
 from twilio.request_validator import RequestValidator
 
-from journeys import secrets as tokens
+from journeys import secrets
 from journeys.channels.base import PermanentFailure, TransientFailure
 from journeys.channels.twilio import TwilioChannel, say_language, twiml_for
 from journeys.engine.messages import Rendered
@@ -161,7 +161,7 @@ async def test_voice_gather_action_carries_a_token_of_customer_event_and_key(
     action = gather.get("action", "")
     prefix = f"{PUBLIC_URL}/twilio/gather/"
     assert action.startswith(prefix)
-    assert tokens.verify(action.removeprefix(prefix), SECRET) == {
+    assert secrets.verify(action.removeprefix(prefix), SECRET) == {
         "c": "c1",
         "e": "satisfaction_score",
         "k": "journey:survey:c1:1#3",
@@ -180,7 +180,7 @@ async def test_fake_press_posts_the_digits_to_the_gather_action_signed(fake: Fak
 
     [(path, params, signature)] = receiver.received
     assert path.startswith("/twilio/gather/")
-    assert tokens.verify(path.removeprefix("/twilio/gather/"), SECRET) == {"c": "c1", "e": "rated", "k": "k9"}
+    assert secrets.verify(path.removeprefix("/twilio/gather/"), SECRET) == {"c": "c1", "e": "rated", "k": "k9"}
     assert params["Digits"] == "4"
     assert params["CallSid"] == delivery.provider_id
     assert RequestValidator(fake.auth_token).validate(f"{receiver.base_url}{path}", params, signature)
