@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from journeys.engine.runs import RunStatus
 from journeys.errors import JourneysError
+from journeys.format.customers import PROFILE_KEYS
 from journeys.store import Store
 
 
@@ -71,14 +72,7 @@ async def status(client: Client, store: Store, customer_id: str) -> dict[str, An
         )
     return {
         "customer": {
-            "id": row.id,
-            "name": row.name,
-            "email": row.email,
-            "phone": row.phone,
-            "locale": row.locale,
-            "timezone": row.timezone,
-            "attributes": row.attributes,
-            "tags": row.tags,
+            **{name: getattr(row, name) for name in PROFILE_KEYS},
             "consent": row.consent,
             "documents": customer.documents if customer else {},
         },
