@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: journeys/cli/demo.py
 SCENARIO = ROOT / "definitions" / "scenarios" / "modem_swap"
 
 
