@@ -59,17 +59,8 @@ def test_email_sms_and_voice_go_out_and_pressed_digits_move_the_run(tmp_path: Pa
     (definitions / "survey_call.yaml").write_text(JOURNEY, encoding="utf-8")
     with FakeTwilio() as twilio:
         dev = Dev(tmp_path)
-        dev.env.update(
-            {
-                "JOURNEYS_DEFINITIONS": str(definitions),
-                "JOURNEYS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?starttls=off",
-                "JOURNEYS_EMAIL_FROM": "Journeys <journeys@example.com>",
-                "TWILIO_ACCOUNT_SID": twilio.account_sid,
-                "TWILIO_AUTH_TOKEN": twilio.auth_token,
-                "JOURNEYS_TWILIO_FROM": "+15005550006",
-                "JOURNEYS_TWILIO_BASE_URL": twilio.base_url,
-            }
-        )
+        dev.env["JOURNEYS_DEFINITIONS"] = str(definitions)
+        dev.use_providers(smtp_port, twilio)
         dev.start()
         try:
             customers = tmp_path / "customers.yaml"

@@ -119,18 +119,8 @@ def test_a_full_run_of_journeys_dev_logs_no_email_phone_or_name(tmp_path: Path, 
         twilio.fail(INVALID_NUMBER, 21211)
         twilio.fail(THROTTLED, 20429, times=1)
         dev = LoggedDev(tmp_path)
-        dev.env.update(
-            {
-                "JOURNEYS_LOG_LEVEL": "DEBUG",
-                "JOURNEYS_LOG_FORMAT": "json",
-                "JOURNEYS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?starttls=off",
-                "JOURNEYS_EMAIL_FROM": "Journeys <journeys@example.com>",
-                "TWILIO_ACCOUNT_SID": twilio.account_sid,
-                "TWILIO_AUTH_TOKEN": twilio.auth_token,
-                "JOURNEYS_TWILIO_FROM": "+15005550006",
-                "JOURNEYS_TWILIO_BASE_URL": twilio.base_url,
-            }
-        )
+        dev.env.update({"JOURNEYS_LOG_LEVEL": "DEBUG", "JOURNEYS_LOG_FORMAT": "json"})
+        dev.use_providers(smtp_port, twilio)
         dev.start()
         try:
             imported = dev.run("customers", "import", str(customers), "--region", "IR")

@@ -77,6 +77,18 @@ def _import(journeys: Journeys, tmp_path: Path, customers: list[str]) -> None:
     assert f"{len(customers)} imported" in imported.stdout, imported.stdout
 
 
+def _start(
+    server: TemporalServer, journeys: Journeys, tmp_path: Path, journey_id: str, customers: list[str]
+) -> subprocess.Popen[bytes]:
+    """Start the server and a worker, import the customers and enrol them all; returns the worker."""
+    server.start()
+    _import(journeys, tmp_path, customers)
+    worker = journeys.start_worker()
+    enrolled = journeys.json("enroll", journey_id, "--all")
+    assert sorted(e["customer"] for e in enrolled["enrolments"] if e["status"] == "started") == sorted(customers)
+    return worker
+
+
 def _outcomes(store: Store, customers: list[str]) -> dict[str, list[tuple[str, str | None]]]:
     return {c: [(r.outcome, r.end_label) for r in store.runs_of(c)] for c in customers}
 
@@ -107,11 +119,7 @@ def test_worker_killed_mid_batch_each_message_reaches_the_provider_once_or_insid
     with ReceiverServer() as receiver:
         server, journeys = _setup(tmp_path, drip_journey(receiver.url))
         try:
-            server.start()
-            _import(journeys, tmp_path, customers)
-            first = journeys.start_worker()
-            enrolled = journeys.json("enroll", "drip", "--all")
-            assert sorted(e["customer"] for e in enrolled["enrolments"] if e["status"] == "started") == customers
+            first = _start(server, journeys, tmp_path, "drip", customers)
 
             # mid-batch: the first round of sends is done and the second is going out right now
             until(lambda: receiver.count() >= len(customers) * 3 // 2, 60, "half the second round of sends")
@@ -184,12 +192,7 @@ def test_server_killed_and_restarted_runs_resume_and_no_recorded_event_is_lost(t
     with ReceiverServer() as receiver:
         server, journeys = _setup(tmp_path, await_go_journey(receiver.url))
         try:
-            server.start()
-            _import(journeys, tmp_path, customers)
-            worker = journeys.start_worker()
-            enrolled = journeys.json("enroll", "await-go", "--all")
-            started = sorted(e["customer"] for e in enrolled["enrolments"] if e["status"] == "started")
-            assert started == sorted(customers)
+            worker = _start(server, journeys, tmp_path, "await-go", customers)
             store = Store.open(journeys.store_url)
             try:
                 _wait_at_hold(store, customers)
@@ -246,10 +249,7 @@ def test_events_in_flight_when_server_and_worker_die_reach_their_runs(tmp_path: 
     with ReceiverServer() as receiver:
         server, journeys = _setup(tmp_path, await_go_journey(receiver.url))
         try:
-            server.start()
-            _import(journeys, tmp_path, customers)
-            worker = journeys.start_worker()
-            journeys.json("enroll", "await-go", "--all")
+            worker = _start(server, journeys, tmp_path, "await-go", customers)
             store = Store.open(journeys.store_url)
             try:
                 _wait_at_hold(store, customers)

@@ -12,7 +12,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+from tests.support.fake_twilio import FakeTwilio
+
 JOURNEYS = [sys.executable, "-m", "journeys"]
 
 
@@ -38,6 +40,19 @@ class Dev:
         self.env.pop("JOURNEYS_DATABASE_URL", None)
         self.cwd = data
         self.process: subprocess.Popen[str] | None = None
+
+    def use_providers(self, smtp_port: int, twilio: FakeTwilio) -> None:
+        """Send email through the SMTP server on `smtp_port` (plain) and SMS and calls through the fake Twilio."""
+        self.env.update(
+            {
+                "JOURNEYS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?starttls=off",
+                "JOURNEYS_EMAIL_FROM": "Journeys <journeys@example.com>",
+                "TWILIO_ACCOUNT_SID": twilio.account_sid,
+                "TWILIO_AUTH_TOKEN": twilio.auth_token,
+                "JOURNEYS_TWILIO_FROM": "+15005550006",
+                "JOURNEYS_TWILIO_BASE_URL": twilio.base_url,
+            }
+        )
 
     def start(self) -> None:
         self.process = subprocess.Popen(

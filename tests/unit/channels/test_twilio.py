@@ -19,7 +19,7 @@ from journeys.channels.twilio import TwilioChannel, say_language, twiml_for
 from journeys.engine.messages import Rendered
 from journeys.format.models import Gather
 from journeys.settings import Settings
-from tests.support.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio, Recorded
 
 SECRET = "test-secret"
 PUBLIC_URL = "https://journeys.example.com"
@@ -86,6 +86,14 @@ def test_from_settings_is_none_unless_sid_token_and_sender_are_set(
     assert isinstance(TwilioChannel.from_settings(configured), TwilioChannel)
 
 
+def the_request(fake: FakeTwilio, kind: str) -> Recorded:
+    """The one request Twilio got: of `kind` (Messages, Calls), to Alice, from our number, asking for callbacks."""
+    [request] = fake.requests
+    assert (request.kind, request.form["To"], request.form["From"]) == (kind, ALICE, SENDER)
+    assert request.form["StatusCallback"] == f"{PUBLIC_URL}/twilio/status"
+    return request
+
+
 # SMS
 
 
@@ -94,12 +102,8 @@ async def test_sms_is_sent_with_recipient_sender_body_and_status_callback(
 ) -> None:
     delivery = await channel.send(sms(body="سلام، مودم شما آماده است"), "journey:modem-swap:c1:1#1")
 
-    [request] = fake.requests
-    assert request.kind == "Messages"
-    assert request.form["To"] == ALICE
-    assert request.form["From"] == SENDER
+    request = the_request(fake, "Messages")
     assert request.form["Body"] == "سلام، مودم شما آماده است"
-    assert request.form["StatusCallback"] == f"{PUBLIC_URL}/twilio/status"
     assert delivery.provider == "twilio"
     assert delivery.provider_id == request.sid
     assert delivery.provider_id is not None and delivery.provider_id.startswith("SM")
@@ -135,11 +139,7 @@ async def test_voice_call_twiml_says_the_body_in_the_customer_language(
 ) -> None:
     delivery = await channel.send(call(locale="fa"), "k1")
 
-    [request] = fake.requests
-    assert request.kind == "Calls"
-    assert request.form["To"] == ALICE
-    assert request.form["From"] == SENDER
-    assert request.form["StatusCallback"] == f"{PUBLIC_URL}/twilio/status"
+    request = the_request(fake, "Calls")
     twiml = ET.fromstring(request.form["Twiml"])
     say = twiml.find("Say")
     assert say is not None and say.get("language") == "fa-IR"

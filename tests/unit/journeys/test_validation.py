@@ -43,7 +43,7 @@ def test_check_works_without_positions() -> None:
     assert [str(p) for p in found] == ["j.yaml:1:1: step 'a': goto: there is no step 'b'"]
 
 
-# --- one journey, exactly these problems (none: it is good) ------------------------------------
+# --- one journey, exactly these problems (none: it is good) --------------------------------
 
 
 PROBLEMS = [
