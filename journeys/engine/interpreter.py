@@ -416,7 +416,7 @@ def _enter(journey: Journey, state: RunState, step_id: str | None, now: datetime
             return
         step = journey.step(step_id)
         state.visits[step_id] = state.visits.get(step_id, 0) + 1
-        if step.max_visits is not None and state.visits[step_id] > step.max_visits:
+        if step.visit_limit is not None and state.visits[step_id] > step.visit_limit:
             step_id = step.on_max or journey.following(step_id)
             continue
         state.step = step_id

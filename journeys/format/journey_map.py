@@ -70,7 +70,7 @@ def journey_map(journey: Journey) -> JourneyMap:
         edges.append(MapEdge(START, EXITED, "exit on " + ", ".join(journey.exit_on), dashed=True))
     for step in journey.steps:
         edges.extend(MapEdge(step.id, target, label) for target, label in _exits(journey, step))
-        if step.max_visits is not None:
+        if step.visit_limit is not None:
             target = step.on_max or journey.following(step.id) or COMPLETED
             edges.append(MapEdge(step.id, target, f"max_visits {step.max_visits}", dashed=True))
     terminals = {COMPLETED: "completed", HOLDOUT: "holdout", EXITED: "exited"}

@@ -155,8 +155,17 @@ class Message(Model):
 class StepBase(Model):
     id: Slug = Field(description="unique step id")
     next: StepRef | None = Field(None, description="step to go to after this one (default: the following step)")
-    max_visits: int | None = Field(None, ge=1, description="the N+1-th arrival goes to on_max instead")
+    max_visits: Annotated[int, Field(ge=1)] | Literal["unlimited"] | None = Field(
+        None,
+        description="the N+1-th arrival goes to on_max instead; 'unlimited': a loop through this step is meant "
+        "to go on for as long as the run lives",
+    )
     on_max: StepRef | None = Field(None, description="where the N+1-th arrival goes (default: the following step)")
+
+    @property
+    def visit_limit(self) -> int | None:
+        """The number of arrivals `max_visits` allows, if it names one."""
+        return self.max_visits if isinstance(self.max_visits, int) else None
 
 
 class SendStep(StepBase):

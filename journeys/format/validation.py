@@ -193,7 +193,7 @@ class _Checker:
             targets = []
         else:
             targets = [after]
-        if step.max_visits is not None and with_on_max:
+        if step.visit_limit is not None and with_on_max:
             targets.append(self.on_max_target(i))
         return [t for t in dict.fromkeys(targets) if t is not None]
 
@@ -210,7 +210,7 @@ class _Checker:
         arrivals it turns away to `on_max`: those go through a node of their own (index + len(steps)),
         which bounds nothing, so a loop through `on_max` back to the same step is seen as unbounded."""
         n = len(self.steps)
-        redirect = {i: n + i for i, s in enumerate(self.steps) if s.max_visits is not None}
+        redirect = {i: n + i for i, s in enumerate(self.steps) if s.visit_limit is not None}
 
         def arrive(targets: list[int]) -> list[int]:
             return [node for t in targets for node in ([t, redirect[t]] if t in redirect else [t])]
@@ -239,10 +239,11 @@ class _Checker:
         return " → ".join(ids if len(ids) > 1 else ids * 2)
 
     def endless_loops(self) -> None:
-        """Errors for loops with nothing that waits or bounds them; warnings for send loops only caps bound."""
+        """Errors for loops with nothing that waits or bounds them, and for loops of sends that no numeric
+        max_visits bounds (the daily robocall); a warning for a send loop declared `max_visits: unlimited`."""
         edges = self.loop_graph()
         pausing = {i for i, s in enumerate(self.steps) if isinstance(s, WaitStep | WaitForStep)}
-        bounded = {i for i, s in enumerate(self.steps) if s.max_visits is not None}
+        bounded = {i for i, s in enumerate(self.steps) if s.visit_limit is not None}
         everything = set(range(len(edges)))
         n = len(self.steps)
         for loop in _loops(everything - pausing - bounded, edges):
@@ -257,13 +258,26 @@ class _Checker:
             )
         for loop in _loops(everything - bounded, edges):
             sends = sorted(i for i in loop if i < n and isinstance(self.steps[i], SendStep))
-            if sends and loop & pausing:
+            if not sends or not loop & pausing:
+                continue
+            cycle = self.describe(_cycle(sends[0], loop, edges))
+            unlimited = sorted(i for i in loop if i < n and self.steps[i].max_visits == "unlimited")
+            if not unlimited:
                 self.report(
                     ("steps", sends[0]),
-                    f"loop {self.describe(_cycle(sends[0], loop, edges))} sends on every pass and no step in it "
-                    "has max_visits: only frequency caps bound it",
-                    "warning",
+                    f"loop {cycle} sends on every pass and no step in it has a numeric max_visits: the customer "
+                    "would be messaged for as long as the awaited event never comes; bound it with max_visits "
+                    "(or say max_visits: unlimited if it is meant to go on)",
                 )
+                continue
+            channels = {self.steps[i].send for i in sends}  # type: ignore[attr-defined]
+            capped = all(any(limit.channel in (c, "any") for limit in self.journey.limits) for c in channels)
+            self.report(
+                ("steps", unlimited[0], "max_visits"),
+                f"loop {cycle} sends on every pass with max_visits: unlimited: "
+                + ("only frequency caps bound it" if capped else "nothing bounds it, not even a frequency cap"),
+                "warning",
+            )
 
     # --- expressions and messages -----------------------------------------------------------------
 
@@ -352,7 +366,7 @@ class _Checker:
             )
         for i, step in enumerate(self.steps):
             prefix = f"step {step.id!r}: "
-            if step.on_max is not None and step.max_visits is None:
+            if step.on_max is not None and step.visit_limit is None:
                 warn(("steps", i, "on_max"), prefix + "on_max has no effect without max_visits", on_key=True)
             if isinstance(step, WaitForStep):
                 for j, event in enumerate(step.wait_for):

@@ -7,9 +7,10 @@
   the comment `<!-- not run -->` is skipped: use it for commands that need a running server
   (`journeys dev`, `enroll`, `signal`, `status`, ...) or that write files.
 - Every fenced ```yaml block of docs/format.md whose leading comment lines name a file, as
-  `# journey: NAME.yaml` or `# refused: NAME.yaml`, is written to a temporary folder beside a copy of
-  definitions/templates/ and checked with `journeys validate`: a `journey` must be valid and without
-  warnings, a `refused` one must be refused (names are unique within the page).
+  `# journey: NAME.yaml`, `# warned: NAME.yaml` or `# refused: NAME.yaml`, is written to a temporary folder
+  beside a copy of definitions/templates/ and checked with `journeys validate`: a `journey` must be valid and
+  without warnings, a `warned` one valid with at least one warning, a `refused` one must be refused (names are
+  unique within the page).
 
 Cases are named by file and block number (the n-th ```sh or ```yaml block of that file, from 1).
 """
@@ -36,7 +37,7 @@ FORMAT = ROOT / "docs" / "format.md"
 NOT_RUN = "<!-- not run -->"
 FENCE = re.compile(r"^```(\w*)\s*$")
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
-NAMED = re.compile(r"^#\s*(journey|refused):\s*(\S+\.ya?ml)\s*$")
+NAMED = re.compile(r"^#\s*(journey|warned|refused):\s*(\S+\.ya?ml)\s*$")
 TIMEOUT = 300
 
 
@@ -139,7 +140,7 @@ SHELL_BLOCKS = [b for path in DOCUMENTS for b in blocks(path, "sh") if not b.not
 
 
 def named(block: Block) -> tuple[str, str] | None:
-    """(`journey` or `refused`, file name) from a yaml block's leading comment lines."""
+    """(`journey`, `warned` or `refused`, file name) from a yaml block's leading comment lines."""
     for line in block.lines:
         if not line.startswith("#"):
             return None
@@ -192,8 +193,12 @@ def test_format_example_validates(block: Block, validated: dict[str, dict]) -> N
     kind, name = named(block) or ("", "")
     result = validated[name]
     problems = "\n".join(f"{name}:{p['line']}:{p['col']}: {p['severity']}: {p['message']}" for p in result["problems"])
-    if kind == "journey":
+    if kind in ("journey", "warned"):
         assert result["valid"], f"{block.name}: `journeys validate {name}` refused it:\n{problems}"
-        assert not result["problems"], f"{block.name}: the example should be clean, without warnings:\n{problems}"
+        warned = [p for p in result["problems"] if p["severity"] == "warning"]
+        if kind == "journey":
+            assert not result["problems"], f"{block.name}: the example should be clean, without warnings:\n{problems}"
+        else:
+            assert warned, f"{block.name}: the example is shown with a warning that `journeys validate` does not give"
     else:
         assert not result["valid"], f"{block.name}: `journeys validate {name}` accepted a journey shown as refused"

@@ -187,6 +187,26 @@ PROBLEMS = [
         """\
         id: j
         name: J
+        steps:
+          - id: call
+            send: voice
+            message: {say: "Your modem is waiting."}
+          - id: wait
+            wait: 1d
+          - id: again
+            goto: call
+        """,
+        [
+            "j.yaml:4:5: loop call → wait → again sends on every pass and no step in it has a numeric max_visits: "
+            "the customer would be messaged for as long as the awaited event never comes; bound it with "
+            "max_visits (or say max_visits: unlimited if it is meant to go on)"
+        ],
+        id="the_seed_robocall_send_wait_goto_is_refused",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
         limits: [{channel: voice, max: 1, per: 1d}]
         steps:
           - id: call
@@ -198,10 +218,52 @@ PROBLEMS = [
             on_timeout: call
         """,
         [
-            "j.yaml:5:5: warning: loop call → wait sends on every pass and no step in it has max_visits: "
+            "j.yaml:5:5: loop call → wait sends on every pass and no step in it has a numeric max_visits: "
+            "the customer would be messaged for as long as the awaited event never comes; bound it with "
+            "max_visits (or say max_visits: unlimited if it is meant to go on)"
+        ],
+        id="a_send_loop_with_only_a_frequency_cap_is_refused",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        limits: [{channel: voice, max: 1, per: 1d}]
+        steps:
+          - id: call
+            send: voice
+            message: {say: "Your modem is waiting."}
+            max_visits: unlimited
+          - id: wait
+            wait_for: registered
+            timeout: 1d
+            on_timeout: call
+        """,
+        [
+            "j.yaml:8:17: warning: loop call → wait sends on every pass with max_visits: unlimited: "
             "only frequency caps bound it"
         ],
-        id="send_loop_bounded_only_by_frequency_caps_warns",
+        id="a_declared_endless_send_loop_warns_that_only_caps_bound_it",
+    ),
+    pytest.param(
+        """\
+        id: j
+        name: J
+        steps:
+          - id: call
+            send: voice
+            message: {say: "Your modem is waiting."}
+          - id: wait
+            wait: 1d
+            max_visits: unlimited
+          - id: again
+            goto: call
+        """,
+        [
+            "j.yaml:9:17: warning: loop call → wait → again sends on every pass with max_visits: unlimited: "
+            "nothing bounds it, not even a frequency cap"
+        ],
+        id="a_declared_endless_send_loop_without_a_cap_says_nothing_bounds_it",
     ),
     # expressions and templates
     pytest.param(
