@@ -1,0 +1,42 @@
+"""The README's tour, as a new user types it: `journeys dev` in one terminal, then every command of the
+tour's other blocks (those marked `<!-- not run -->` for the docs lane, since they need the server) in
+another, against it. Each must succeed, and the story must come out as the README tells it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+from tests.support.devserver import JOURNEYS, Dev
+from tests.support.markdown import blocks, commands
+
+TOUR = [c for b in blocks(ROOT / "README.md", "sh") if b.not_run for c in commands(b) if c.argv[1] != "dev"]
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    server = Dev(tmp_path)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.stop()
+
+
+def journeys(dev: Dev, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*JOURNEYS, *args], cwd=ROOT, env=dev.env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_readme_tour_runs_on_journeys_dev_and_tells_its_story(dev: Dev) -> None:
+    assert [c.argv[1] for c in TOUR][:3] == ["customers", "signal", "enroll"], "the tour's commands were not found"
+    for command in TOUR:
+        done = journeys(dev, *command.argv[1:])
+        assert done.returncode == command.expected, f"`{command.text}`:\n{done.stdout}\n{done.stderr}"
+    status = json.loads(journeys(dev, "status", "c3", "--json").stdout)
+    assert [run["outcome"] for run in status["runs"]] == ["exited"]  # "c3's run ends at once"
+    skipped = json.loads(journeys(dev, "status", "c4", "--json").stdout)
+    assert skipped["runs"] == []  # "c4 skipped (entry.unless)"
