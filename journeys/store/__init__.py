@@ -15,6 +15,7 @@ from journeys.store.errors import (
     VersionConflict,
 )
 from journeys.store.models import (
+    CustomerAuditRow,
     CustomerRow,
     DocumentRow,
     EventRow,
@@ -30,6 +31,7 @@ from journeys.store.report import GoalConversion, JourneyReport, MessageCount, O
 from journeys.store.store import Store
 
 __all__ = [
+    "CustomerAuditRow",
     "CustomerRow",
     "DocumentRow",
     "EventRow",

@@ -142,6 +142,21 @@ class RunAuditRow(SQLModel, table=True):
     to_version: int | None = None
 
 
+class CustomerAuditRow(SQLModel, table=True):
+    """A change that concerns a customer rather than one run: an erasure, a consent change. `details` holds
+    what the action needs to be understood later (counts, a channel), never personal data."""
+
+    __tablename__ = "customer_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True)
+    action: str  # "erasure" | "consent" | ...
+    at: datetime = _at()
+    by: str
+    reason: str | None = None
+    details: dict[str, Any] = _json(dict)
+
+
 class MessageFields(SQLModel):
     """What a message is, whatever becomes of it: the fields a run's send reserves (`SendReservation`)."""
 

@@ -1,9 +1,11 @@
-"""`Store`: customers, their events and documents, messages (outbox and cap ledger), runs, versions, pauses.
+"""`Store`: customers, their events and documents, messages (outbox and cap ledger), runs, versions, pauses,
+the customer audit trail.
 
 Synchronous on purpose: Temporal runs sync activities in a thread pool, and the CLI is sync. Every method is
 one short transaction. Writes that read first (a send reservation, an event with its document, a profile
 update) lock the customer first, so concurrent workers serialise per customer: `SELECT ... FOR UPDATE` on
-PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends` and `runs`.
+PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends`, `runs`
+and `audit`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from journeys.engine.runs import LEDGER_DAYS, Snapshot, workflow_id
+from journeys.store.audit import CustomerAuditMethods
 from journeys.store.base import utc
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
@@ -23,7 +26,7 @@ from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
 
 
-class Store(CustomerMethods, SendMethods, RunMethods):
+class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods):
     """The journeys database. Open with `Store.open(url)`; safe to share between threads."""
 
     @classmethod

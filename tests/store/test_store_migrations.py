@@ -33,8 +33,18 @@ def test_migrations_are_idempotent(database_url: str) -> None:
         tables = set(inspect(connection).get_table_names())
     engine.dispose()
 
-    assert version == "0002"  # the head revision
-    assert tables >= {"customer", "event", "document", "run", "step_log", "message", "journey_version", "run_audit"}
+    assert version == "0003"  # the head revision
+    assert tables >= {
+        "customer",
+        "event",
+        "document",
+        "run",
+        "step_log",
+        "message",
+        "journey_version",
+        "run_audit",
+        "customer_audit",
+    }
 
 
 def test_stores_opened_at_once_all_open(database_url: str) -> None:
