@@ -9,7 +9,7 @@ $(BIN)/journeys: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-.PHONY: demo test lint bench
+.PHONY: demo check test lint bench
 demo: $(BIN)/journeys
 	$(BIN)/journeys simulate definitions/modem_swap.yaml \
 		--customers definitions/scenarios/modem_swap/customers.yaml \
@@ -17,9 +17,26 @@ demo: $(BIN)/journeys
 		--start 2026-11-23T08:00:00+03:30 --days 30
 	$(BIN)/python -m journeys.cli.demo
 
+# The tests run in lanes, one pytest marker each (tests/conftest.py gives it by folder: tests/unit, tests/store,
+# tests/temporal, tests/e2e, tests/faults). The fast lanes run on every core (pytest-xdist); the dev-server and
+# fault-injection lanes one test at a time, as their timings assume. One lane alone: `make test-unit`, ...
+FAST := unit or store or temporal
+SLOW := e2e or fault
+
+# What to run after every change: ruff and the fast lanes (pure code, SQLite and PostgreSQL, the time-skipping
+# server), under 3 minutes on two cores.
+check: $(BIN)/journeys
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -n auto -m "$(FAST)"
+
+# Everything: ruff, the fast lanes, then the dev server's and the faults'. CI runs this (.ci/run).
 test: $(BIN)/journeys
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto -m "$(FAST)"
+	$(BIN)/pytest -q -m "$(SLOW)"
+
+test-%: $(BIN)/journeys
+	$(BIN)/pytest -q -m $*
 
 bench: $(BIN)/journeys
 	$(BIN)/python -m bench --quick
