@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,8 +22,8 @@ from journeys.services.catalogue import publish
 from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import SendReservation, Store
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
 PUBLIC_URL = "https://journeys.example.com"
 AUTH_TOKEN = "twilio-auth-token"

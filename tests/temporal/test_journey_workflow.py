@@ -16,8 +16,8 @@ from journeys.services.delivery import signal
 from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
 
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ from journeys.services.catalogue import publish
 from journeys.simulate.inprocess import simulate
 from journeys.simulate.temporal import simulate_on_temporal
 from journeys.templates import TemplateFiles
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"
 START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")
 SHIPPED = sorted(p.stem for p in DEFINITIONS.glob("*.yaml"))

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from journeys import cli
 from journeys.format.loader import load_journey
+from tests.support import ROOT
 from tests.support.cli import data_in, run, run_script
 
-ROOT = Path(__file__).resolve().parents[3]
 START = "2026-11-23T08:00:00+03:30"
 GOOD = """\
 id: j

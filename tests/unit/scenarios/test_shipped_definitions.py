@@ -17,8 +17,8 @@ from journeys.format.inputs import read_customers, read_events
 from journeys.format.loader import load_journey, load_or_raise
 from journeys.simulate.inprocess import SimCustomer, Simulation, simulate
 from journeys.templates import TemplateFiles
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 DEFINITIONS = ROOT / "definitions"
 START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")
 DAY = 86400
