@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.support.devserver import Dev, free_port
+from tests.support.devserver import Dev, smtp_server
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.polling import until
 
@@ -45,11 +44,8 @@ class Mailbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield mailbox, port
-    controller.stop()
+    with smtp_server(mailbox) as port:
+        yield mailbox, port
 
 
 def test_email_sms_and_voice_go_out_and_pressed_digits_move_the_run(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:

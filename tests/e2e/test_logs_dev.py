@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from journeys import secrets
 from journeys.settings import Settings
-from tests.support.devserver import JOURNEYS, Dev, free_port
+from tests.support.devserver import JOURNEYS, Dev, smtp_server
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.polling import until
 
@@ -101,11 +100,9 @@ class LoggedDev(Dev):
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield mailbox, port
-    controller.stop()
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        yield mailbox, port
 
 
 def test_a_full_run_of_journeys_dev_logs_no_email_phone_or_name(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:

@@ -10,7 +10,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from aiosmtpd.controller import Controller
 
 from tests.support import ROOT
 from tests.support.fake_twilio import FakeTwilio
@@ -22,6 +26,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def smtp_server(handler: object) -> Iterator[int]:
+    """An SMTP server on a free loopback port, its mail taken by `handler` (an aiosmtpd handler); the port."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
 
 
 class Dev:
