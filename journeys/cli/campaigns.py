@@ -51,9 +51,10 @@ def enroll(
 
     if bool(customer) == all_customers:
         raise InputError("give --customer ID (one or more) or --all")
+    published = catalogue.publish(catalogue.find_journey(Settings(), journey))
+    enrolment.refuse_by_hand(published.journey)  # before anything is asked of Temporal or the store
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        published = catalogue.publish(catalogue.find_journey(settings, journey))
         ids = store.customer_ids() if all_customers else list(customer or [])
         return published.journey, await enrolment.enroll(client, store, settings, published, ids)
 

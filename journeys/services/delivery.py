@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.services.catalogue import definitions, publish
-from journeys.services.enrolment import enroll
+from journeys.services.enrolment import JourneyPaused, enroll
 from journeys.services.shared import NeverStarted, RunEffect, once_started, utc_now
 from journeys.settings import Settings
 from journeys.store import Store, StoreUnavailable
@@ -48,7 +48,8 @@ async def signal(
 ) -> SignalResult:
     """Record the event, deliver it to every live run at once, start journeys it triggers.
 
-    Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals)."""
+    Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals). A
+    paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=utc_now())
     try:
         recorded = await asyncio.to_thread(store.record_event, customer_id, event)
@@ -66,7 +67,12 @@ async def signal(
             continue
         if any(r.journey == journey.id for r in result.runs):
             continue
-        (enrolment,) = await enroll(client, store, settings, publish(path), [customer_id], trigger=event)
+        try:
+            (enrolment,) = await enroll(client, store, settings, publish(path), [customer_id], trigger=event)
+        except JourneyPaused:  # the event is recorded and delivered all the same: only this journey waits
+            reason = f"journey paused: it enrols no one until journeys resume {journey.id}"
+            result.runs.append(RunEffect(journey=journey.id, workflow_id="", effect="skipped", reason=reason))
+            continue
         effect = "started" if enrolment.status == "started" else "skipped"
         result.runs.append(
             RunEffect(

@@ -16,6 +16,7 @@ from journeys.engine import interpreter as engine
 from journeys.engine.interpreter import Customer, Event, PastRun
 from journeys.engine.runs import RunInput
 from journeys.errors import JourneysError
+from journeys.format.models import Journey
 from journeys.services.catalogue import Published
 from journeys.services.shared import PARALLEL, utc_now
 from journeys.settings import Settings
@@ -33,6 +34,10 @@ BUSY = frozenset(
 )
 
 
+class JourneyPaused(JourneysError):
+    """The journey is paused (`journeys pause`): it enrols no one until it is resumed."""
+
+
 class Enrolment(BaseModel):
     customer: str
     status: Literal["started", "already", "skipped"]
@@ -48,10 +53,15 @@ async def enroll(
     customer_ids: Sequence[str],
     trigger: Event | None = None,
 ) -> list[Enrolment]:
-    """Enrol customers (respecting `entry`), idempotently: enrolling twice makes one run."""
+    """Enrol customers (respecting `entry`), idempotently: enrolling twice makes one run.
+
+    `trigger`: the event that enrols them, for a journey with `entry.trigger` (`signal` passes it); without
+    it such a journey is refused, as a paused one is (`JourneyPaused`)."""
     journey = published.journey
+    if trigger is None:
+        refuse_by_hand(journey)
     if store.is_paused(journey.id):
-        raise JourneysError(f"journey {journey.id!r} is paused: it enrols no one (journeys resume {journey.id})")
+        raise JourneyPaused(f"journey {journey.id!r} is paused: it enrols no one (journeys resume {journey.id})")
     store.save_version(journey.id, journey.version, published.source, published.hash, utc_now())
     gate = asyncio.Semaphore(PARALLEL)
 
@@ -60,6 +70,17 @@ async def enroll(
             return await _enrol_one(client, store, settings, published, customer_id, trigger)
 
     return list(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+def refuse_by_hand(journey: Journey) -> None:
+    """A journey with `entry.trigger` enrols a customer only on that event (its messages speak of it):
+    enrolling by hand (`journeys enroll`) is refused, in one line."""
+    trigger = journey.entry.trigger
+    if trigger is not None:
+        raise JourneysError(
+            f"journey {journey.id!r} enrols only on its event {trigger!r} (entry.trigger), not by hand: "
+            f"journeys signal CUSTOMER {trigger}"
+        )
 
 
 async def _enrol_one(

@@ -442,3 +442,49 @@ def test_simulate_invalid_definition_lists_problems(tmp_path: Path) -> None:
 def test_unknown_command_is_one_line() -> None:
     code, _, err = run("frobnicate")
     assert "frobnicate" in assert_one_line_error(code, err)
+
+
+@pytest.mark.parametrize("who", [["--all"], ["--customer", "k1"]])
+def test_enroll_refuses_a_trigger_journey_in_one_line(
+    who: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nothing answers at this address: the refusal comes before anything is asked of Temporal or the store
+    monkeypatch.setenv("JOURNEYS_TEMPORAL_ADDRESS", "127.0.0.1:1")
+    monkeypatch.setenv("JOURNEYS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("JOURNEYS_DATABASE_URL", f"sqlite:///{tmp_path}/store.db")
+    monkeypatch.setenv("JOURNEYS_DEFINITIONS", str(DEFINITIONS))
+    code, out, err = run("enroll", "complaint-followup", *who)
+    line = assert_one_line_error(code, err)
+    assert code == 1 and out == ""
+    assert "complaint_filed" in line and "entry.trigger" in line and "journeys signal" in line
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_signal_output_says_a_paused_trigger_journey_enrolled_no_one() -> None:
+    import io
+
+    from rich.console import Console
+
+    from journeys.cli.views import print_signal
+    from journeys.services.delivery import SignalResult
+    from journeys.services.shared import RunEffect
+
+    paused = "journey paused: it enrols no one until journeys resume complaint-followup"
+    result = SignalResult(
+        event_id="e1",
+        customer="k1",
+        event="complaint_filed",
+        duplicate=False,
+        runs=[
+            RunEffect(journey="survey", workflow_id="journey:survey:k1:1", effect="advanced"),
+            RunEffect(journey="complaint-followup", workflow_id="", effect="skipped", reason=paused),
+        ],
+    )
+    out = io.StringIO()
+    print_signal(Console(file=out, width=200, no_color=True), result)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "recorded complaint_filed for k1 (id e1)"
+    assert lines[1].split() == ["survey:", "advanced", "journey:survey:k1:1"]
+    assert lines[2].strip() == f"complaint-followup: skipped ({paused})"
+    runs = result.model_dump(mode="json")["runs"]
+    assert runs[1] == {"journey": "complaint-followup", "workflow_id": "", "effect": "skipped", "reason": paused}
