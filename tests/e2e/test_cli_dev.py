@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support.devserver import JOURNEYS, Dev, free_port
 from tests.support.polling import until
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    server = Dev(tmp_path)
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.stop()
 
 
 def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: Path) -> None:

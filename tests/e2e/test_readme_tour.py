@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.support import ROOT
 from tests.support.devserver import JOURNEYS, Dev
 from tests.support.markdown import blocks, commands
 
 TOUR = [c for b in blocks(ROOT / "README.md", "sh") if b.not_run for c in commands(b) if c.argv[1] != "dev"]
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    server = Dev(tmp_path)
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.stop()
 
 
 def journeys(dev: Dev, *args: str) -> subprocess.CompletedProcess[str]:
