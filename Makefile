@@ -27,12 +27,12 @@ SLOW := e2e or fault
 # server), under 3 minutes on two cores.
 check: $(BIN)/journeys
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n auto -m "$(FAST)"
+	$(BIN)/pytest -q -n auto --dist worksteal -m "$(FAST)"
 
 # Everything: ruff, the fast lanes, then the dev server's and the faults'. CI runs this (.ci/run).
 test: $(BIN)/journeys
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n auto -m "$(FAST)"
+	$(BIN)/pytest -q -n auto --dist worksteal -m "$(FAST)"
 	$(BIN)/pytest -q -m "$(SLOW)"
 
 test-%: $(BIN)/journeys
