@@ -8,13 +8,17 @@ import sys
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from journeys.cli.shared import console, errors, one_line, print_json, run
 from journeys.errors import InputError
 from journeys.templates import TemplateFiles
+
+if TYPE_CHECKING:
+    from journeys.errors import Problem
+    from journeys.format.models import Journey
 
 
 def _templates_for(path: Path) -> TemplateFiles:
@@ -121,8 +125,51 @@ def _parse_start(value: str | None) -> datetime:
     return start
 
 
+def _journey_files(paths: list[Path]) -> list[Path]:
+    """The journey files named: a folder stands for its `*.yaml` files, sorted by name."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            if not found:
+                raise InputError(f"{path}: a folder with no journey definitions (*.yaml) in it")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def _load_journeys(files: list[Path]) -> list[Journey]:
+    """Every journey, or `DefinitionError` with the problems of every file; a journey given twice is refused."""
+    from journeys.errors import DefinitionError
+    from journeys.format.loader import load_journey
+
+    journeys: list[Journey] = []
+    problems: list[Problem] = []
+    given: dict[str, Path] = {}
+    for path in files:
+        journey, found = load_journey(path, _templates_for(path))
+        if journey is None or any(p.severity == "error" for p in found):
+            problems += found
+            continue
+        if journey.id in given:
+            raise InputError(f"{path}: journey {journey.id!r} is given twice (also by {given[journey.id]})")
+        given[journey.id] = path
+        journeys.append(journey)
+    if problems:
+        raise DefinitionError(problems)
+    return journeys
+
+
 def simulate(
-    file: Annotated[Path, typer.Argument(help="journey definition file", show_default=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="journey definition files, or folders of them; several are simulated together",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
     customers: Annotated[Path, typer.Option("--customers", help="customers: CSV, YAML or JSON", show_default=False)],
     events: Annotated[Path | None, typer.Option("--events", help="events: YAML list")] = None,
     days: Annotated[int, typer.Option("--days", min=0, max=3650, help="simulated days")] = 30,
@@ -130,13 +177,19 @@ def simulate(
     engine: Annotated[Engine, typer.Option("--engine", help="local: in-process; temporal: test server")] = Engine.local,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Run the real journey code in simulated time; nothing is sent."""
+    """Run the real journey code in simulated time; nothing is sent. Several journeys (or a folder of them)
+    are simulated together on the same customers: caps, triggers and exits act between them as they do live."""
     from journeys.engine.messages import MessageSource
     from journeys.format.inputs import read_customers, read_events
-    from journeys.format.loader import load_or_raise
-    from journeys.simulate.inprocess import simulate as run_simulation
+    from journeys.simulate.inprocess import simulate_together
 
-    journey = load_or_raise(file, _templates_for(file))
+    paths = _journey_files(files)
+    journeys = _load_journeys(paths)
+    if engine is Engine.temporal and len(journeys) > 1:
+        raise InputError(
+            f"--engine temporal simulates one journey; {len(journeys)} journeys simulate together "
+            "in-process only (--engine local)"
+        )
     began = _parse_start(start)
     people = read_customers(customers)
     planned = read_events(events, began, {c.id for c in people}) if events else []
@@ -146,13 +199,20 @@ def simulate(
         from journeys.simulate.temporal import simulate_on_temporal
 
         quiet_runtime()  # the SDK's warnings would land on stdout, before the --json
-        published = publish(file)
-        result = run(lambda: simulate_on_temporal(published, people, planned, began, days))
+        published = publish(paths[0])
+        results = [run(lambda: simulate_on_temporal(published, people, planned, began, days))]
     else:
-        result = run_simulation(journey, people, planned, began, days, MessageSource(_templates_for(file)))
+        sources = [MessageSource(_templates_for(path)) for path in paths]
+        results = simulate_together(list(zip(journeys, sources, strict=True)), people, planned, began, days)
     if as_json:
-        print_json(result.model_dump(mode="json"))
-    else:
-        from journeys.cli.views import print_simulation
+        if len(results) == 1:
+            print_json(results[0].model_dump(mode="json"))
+        else:
+            print_json({"journeys": [result.model_dump(mode="json") for result in results]})
+        return
+    from journeys.cli.views import print_simulation, print_simulations
 
-        print_simulation(console, result, people, journey)
+    if len(results) == 1:
+        print_simulation(console, results[0], people, journeys[0])
+    else:
+        print_simulations(console, results, people, journeys)

@@ -69,6 +69,19 @@ def print_simulation(console: Console, simulation: Simulation, customers: list[C
     console.print(totals_table(simulation))
 
 
+def print_simulations(
+    console: Console, simulations: list[Simulation], customers: list[Customer], journeys: list[Journey]
+) -> None:
+    """Journeys simulated together: each journey's simulation in turn, under a heading of its own."""
+    for number, (simulation, journey) in enumerate(zip(simulations, journeys, strict=True), 1):
+        if number > 1:
+            console.print()
+        heading = f"journey {number} of {len(journeys)}: {journey.id} v{journey.version} — {journey.name}"
+        console.rule(Text(heading, style="bold"), align="left")
+        console.print()
+        print_simulation(console, simulation, customers, journey)
+
+
 def totals_table(simulation: Simulation) -> Group:
     head = Text(
         f"{simulation.journey} v{simulation.version}: {len(simulation.customers)} customer(s), "

@@ -1,14 +1,17 @@
 """`journeys simulate`: the real interpreter on a simulated clock, in-process, sending nothing.
 
-Customers are independent here (one journey, a ledger per customer), so each is simulated on its own:
-events are delivered at their time, timers fire at theirs, and every message the channels would have
-sent is rendered and listed.
+Customers are independent of each other, so each is simulated on its own: events are delivered at their
+time, timers fire at theirs, and every message the channels would have sent is rendered and listed.
+Journeys simulated together (`simulate_together`) share each customer's time line, as they do live: the
+customer as events and `update` steps change them, and the send ledger that frequency caps count, so one
+journey's sends hold another's, one event ends the runs of every journey that exits on it, and an event
+starts every journey it triggers.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,13 +83,33 @@ def simulate(
     source: MessageSource,
 ) -> Simulation:
     """Simulate `days` days from `start` for every customer."""
+    (simulation,) = simulate_together([(journey, source)], customers, events, start, days)
+    return simulation
+
+
+def simulate_together(
+    journeys: Sequence[tuple[Journey, MessageSource]],
+    customers: Iterable[Customer],
+    events: Iterable[PlannedEvent],
+    start: datetime,
+    days: int,
+) -> list[Simulation]:
+    """Simulate several journeys on the same customers for `days` days from `start`: one simulation per
+    journey, in the order given (which is also the order their runs act in when they act at the same moment)."""
     by_customer: dict[str, list[Event]] = defaultdict(list)
     for planned in events:
         by_customer[planned.customer].append(planned.event)
     end = start + timedelta(days=days)
-    results = [
-        _Run(journey, customer, start, end, source).simulate(by_customer.get(customer.id, [])) for customer in customers
+    per_customer = [
+        _Timeline(customer, start, end).simulate(journeys, by_customer.get(customer.id, [])) for customer in customers
     ]
+    return [
+        _simulation(journey, start, days, [lanes[index] for lanes in per_customer])
+        for index, (journey, _) in enumerate(journeys)
+    ]
+
+
+def _simulation(journey: Journey, start: datetime, days: int, results: list[SimCustomer]) -> Simulation:
     messages = [m for r in results for m in r.messages]
     return Simulation(
         journey=journey.id,
@@ -102,72 +125,100 @@ def simulate(
     )
 
 
-class _Run:
-    """One customer's simulated time line."""
+class _Timeline:
+    """One customer's simulated time line, shared by every journey simulated: the customer as events and
+    updates change them, and the send ledger of all journeys (frequency caps count every journey's sends)."""
 
-    def __init__(self, journey: Journey, customer: Customer, start: datetime, end: datetime, source: MessageSource):
-        self.journey = journey
+    def __init__(self, customer: Customer, start: datetime, end: datetime):
         self.customer = customer
         self.start = start
         self.end = end
-        self.source = source
         self.ledger: list[engine.SentMessage] = []
-        self.past: list[PastRun] = []
-        self.state: RunState | None = None
-        self.result = SimCustomer(id=customer.id)
 
-    def simulate(self, events: list[Event]) -> SimCustomer:
+    def simulate(self, journeys: Sequence[tuple[Journey, MessageSource]], events: list[Event]) -> list[SimCustomer]:
+        """Each journey's result for this customer, in the order of `journeys`."""
+        lanes = [_Lane(self, journey, source) for journey, source in journeys]
         history = [e for e in events if e.at < self.start]
         future = [e for e in events if self.start <= e.at <= self.end]
         for event in history:
             self.customer = self.customer.with_event(event)
-        trigger = self.journey.entry.trigger
-        if trigger is None:
-            self._enrol(self.start, None)
-        else:
-            self.result.skipped_reason = f"not triggered: no '{trigger}' event"
+        for lane in lanes:
+            lane.begin()
         pending = iter(future)
         upcoming = next(pending, None)
         now = self.start
+        woken = True  # at the start every lane acts
         while True:
-            while upcoming is not None and upcoming.at <= now:  # every event due now, before the run moves on
-                self._deliver(upcoming)
+            while upcoming is not None and upcoming.at <= now:  # every event due now, before any run moves on
+                self.customer = self.customer.with_event(upcoming)
+                for lane in lanes:
+                    lane.deliver(upcoming)
                 upcoming = next(pending, None)
-            wake = self._drive(now)
+                woken = True  # an event wakes every run, as a delivery does live
+            for lane in lanes:  # in the order given: a send or an update is seen by the lanes after it
+                if woken or (lane.wake is not None and lane.wake <= now):
+                    lane.wake = lane.drive(now)
+            wake = min((lane.wake for lane in lanes if lane.wake is not None), default=None)
             if upcoming is not None and (wake is None or upcoming.at <= wake):
-                now = upcoming.at
+                now, woken = upcoming.at, False
             elif wake is not None and wake <= self.end:
-                now = wake
+                now, woken = wake, False
             else:
                 break
-        self._summarise()
-        return self.result
+        for lane in lanes:
+            lane.summarise()
+        return [lane.result for lane in lanes]
+
+    def offset(self, at: datetime) -> int:
+        return int((at - self.start).total_seconds())
+
+
+class _Lane:
+    """One journey's runs on a customer's time line: its run state, its past runs (for `re_entry`) and what
+    the simulation says of it."""
+
+    def __init__(self, timeline: _Timeline, journey: Journey, source: MessageSource):
+        self.timeline = timeline
+        self.journey = journey
+        self.source = source
+        self.past: list[PastRun] = []
+        self.state: RunState | None = None
+        self.wake: datetime | None = None  # when the live run next wants to act (None: only an event moves it)
+        self.result = SimCustomer(id=timeline.customer.id)
+
+    def begin(self) -> None:
+        """At the start: enrol, unless the journey waits for its trigger."""
+        trigger = self.journey.entry.trigger
+        if trigger is None:
+            self._enrol(self.timeline.start, None)
+        else:
+            self.result.skipped_reason = f"not triggered: no '{trigger}' event"
 
     def _enrol(self, now: datetime, trigger: Event | None) -> None:
-        reason = engine.enrolment_refusal(self.journey, self.customer, now, self.past)
+        reason = engine.enrolment_refusal(self.journey, self.timeline.customer, now, self.past)
         if reason is not None:
             if not self.result.enrolled:
                 self.result.skipped_reason = reason
             return
-        self.state, entered = engine.start(self.journey, self.customer.id, now, trigger)
+        self.state, entered = engine.start(self.journey, self.timeline.customer.id, now, trigger)
         self.past.append(PastRun())
         self.result.enrolled = True
         self.result.skipped_reason = None
         self.result.runs += 1
         self._record_steps(entered, now)
 
-    def _deliver(self, event: Event) -> None:
-        self.customer = self.customer.with_event(event)
+    def deliver(self, event: Event) -> None:
+        """Take in an event the time line has recorded: a live run receives it, else it may start a run."""
         if self.state is not None and self.state.live:
             engine.receive(self.journey, self.state, event)
             self._note_end()
         elif event.name == self.journey.entry.trigger:
             self._enrol(event.at, event)
 
-    def _drive(self, now: datetime) -> datetime | None:
+    def drive(self, now: datetime) -> datetime | None:
         """Advance the live run at `now`; when it next wants to wake (None: never)."""
         while self.state is not None and self.state.live:
-            decision = engine.advance(self.journey, self.state, self.customer, now, self.ledger)
+            decision = engine.advance(self.journey, self.state, self.timeline.customer, now, self.timeline.ledger)
             self._record_steps(decision.entered, now)
             command = decision.command
             if isinstance(command, engine.Wait):
@@ -183,10 +234,11 @@ class _Run:
 
     def _send(self, command: engine.Send, now: datetime) -> engine.SendResult:
         assert self.state is not None
-        context = engine.expression_context(self.journey, self.state, self.customer, now)
+        customer = self.timeline.customer
+        context = engine.expression_context(self.journey, self.state, customer, now)
         try:
-            message = self.source.message(command, self.customer.locale)
-            rendered = render_message(command.channel, message, self.customer, context)
+            message = self.source.message(command, customer.locale)
+            rendered = render_message(command.channel, message, customer, context)
         except Undeliverable as exc:
             self.result.skipped_sends.append(
                 {"offset_s": self._offset(now), "step": command.step, "channel": command.channel, "reason": str(exc)}
@@ -197,7 +249,7 @@ class _Run:
                 {"offset_s": self._offset(now), "step": command.step, "channel": command.channel, "reason": str(exc)}
             )
             return "failed"
-        self.ledger.append(engine.SentMessage(at=now, channel=command.channel))
+        self.timeline.ledger.append(engine.SentMessage(at=now, channel=command.channel))
         self.result.messages.append(
             SimMessage(
                 offset_s=self._offset(now),
@@ -214,13 +266,14 @@ class _Run:
 
     def _update(self, command: engine.ApplyUpdate, now: datetime) -> None:
         assert self.state is not None
-        context = engine.expression_context(self.journey, self.state, self.customer, now)
+        customer = self.timeline.customer
+        context = engine.expression_context(self.journey, self.state, customer, now)
         values = {
             k: literal(v) if isinstance(v, str) else v for k, v in render_value(command.update.set, context).items()
         }
-        tags = [t for t in self.customer.tags if t not in command.update.tags.remove]
+        tags = [t for t in customer.tags if t not in command.update.tags.remove]
         tags += [t for t in command.update.tags.add if t not in tags]
-        self.customer = self.customer.replace(attributes={**self.customer.attributes, **values}, tags=tags)
+        self.timeline.customer = customer.replace(attributes={**customer.attributes, **values}, tags=tags)
         self.result.updates.append({"offset_s": self._offset(now), "step": command.step, "set": values, "tags": tags})
 
     def _note_end(self) -> None:
@@ -232,9 +285,9 @@ class _Run:
         self.result.steps.extend(SimStep(offset_s=offset, step=s) for s in entered)
 
     def _offset(self, at: datetime) -> int:
-        return int((at - self.start).total_seconds())
+        return self.timeline.offset(at)
 
-    def _summarise(self) -> None:
+    def summarise(self) -> None:
         state, result = self.state, self.result
         if state is None:
             return

@@ -4,7 +4,9 @@ Hypothesis builds journeys the validator accepts (every loop has a wait, a wait_
 in it, and every loop of sends a numeric `max_visits` or a step that says `max_visits: unlimited`), a few
 customers in various zones and a stream of events (history before the start, ties, events at
 the very start), then runs the real simulator and checks what the product promises: quiet hours, frequency
-caps, exit_on, max_visits, runs that end or wait, messages in order, and determinism.
+caps, exit_on, max_visits, runs that end or wait, messages in order, and determinism; and of two journeys
+simulated together: caps that count both journeys' sends, and journeys that cannot act on each other running as
+they run alone.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from journeys.engine.interpreter import next_clock, quiet_until
 from journeys.engine.messages import MessageSource
 from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
-from journeys.format.models import Journey, QuietHours, SendStep, WaitForStep, WaitStep
+from journeys.format.models import Journey, QuietHours, SendStep, Update, UpdateStep, WaitForStep, WaitStep
 from journeys.format.validation import check
 from journeys.format.yaml import Positions
-from journeys.simulate.inprocess import SimCustomer, Simulation, simulate
+from journeys.simulate.inprocess import SimCustomer, Simulation, simulate, simulate_together
 from journeys.templates import TemplateFiles
 
 TEMPLATES = TemplateFiles(Path(__file__).parent / "no-templates")  # inline messages only
@@ -429,6 +431,56 @@ def test_simulation_lists_messages_in_time_order(scenario: Scenario) -> None:
             entered_before = [s for s in result.steps if s.step == message.step and s.offset_s <= message.offset_s]
             assert entered_before, (message, result.steps)  # sent from a step the run had arrived at
     assert sim.totals.messages == sum(len(r.messages) for r in sim.customers)
+
+
+# --- journeys simulated together --------------------------------------------------------------------
+
+
+def _apart(journey: Journey, journey_id: str) -> Journey:
+    """The journey under another id, without limits and with updates that change nothing: it cannot act on a
+    journey simulated with it (events reach both alike)."""
+    steps = [s.model_copy(update={"update": Update()}) if isinstance(s, UpdateStep) else s for s in journey.steps]
+    fields = {name: getattr(journey, name) for name in Journey.model_fields}
+    return Journey.model_validate({**fields, "id": journey_id, "limits": [], "steps": steps})
+
+
+@settings(SETTINGS, max_examples=50)
+@given(scenarios(), journeys())
+def test_journeys_that_cannot_act_on_each_other_run_together_as_alone(scenario: Scenario, other: Journey) -> None:
+    """Each journey is driven at its own times only: another journey's timers and sends do not move it."""
+    pair = [_apart(scenario.journey, "first"), _apart(other, "second")]
+    together = simulate_together(
+        [(j, SOURCE) for j in pair], scenario.customers, scenario.events, scenario.start, scenario.days
+    )
+    for journey, simulation in zip(pair, together, strict=True):
+        assert simulation == simulate(
+            journey, scenario.customers, scenario.events, scenario.start, scenario.days, SOURCE
+        )
+
+
+@SETTINGS
+@given(scenarios(), journeys())
+def test_journeys_together_never_break_a_cap_counting_every_journeys_sends(scenario: Scenario, other: Journey) -> None:
+    """A send is held while the journey's limits are full of any journey's sends. Journeys act in the order given
+    when they act at the same moment, so a send at that moment counts those of the journeys before it."""
+    pair = [scenario.journey, other]
+    together = simulate_together(
+        [(j, SOURCE) for j in pair], scenario.customers, scenario.events, scenario.start, scenario.days
+    )
+    for index, customer in enumerate(scenario.customers):
+        lanes = [simulation.customers[index] for simulation in together]
+        assert {lane.id for lane in lanes} == {customer.id}
+        # every message as the customer's ledger saw it: by time, then journey, then the journey's own order
+        ledger = sorted(
+            (m.offset_s, lane, n, m.channel) for lane, r in enumerate(lanes) for n, m in enumerate(r.messages)
+        )
+        for position, (t, lane, _, channel) in enumerate(ledger):
+            for limit in pair[lane].limits:
+                if limit.channel not in ("any", channel):
+                    continue
+                per = int(limit.per.total_seconds())
+                before = [e for e in ledger[:position] if t - per < e[0] <= t and limit.channel in ("any", e[3])]
+                assert len(before) < limit.max, (customer.id, lane, limit, t, before)
 
 
 # --- minimal reproductions of what the properties found ---------------------------------------------
