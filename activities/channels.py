@@ -6,6 +6,12 @@ send again. The one remaining window: the provider accepted the message and the 
 row was completed; the retry then finds a row still `sending` and sends once more (channels that can,
 pass the key to the provider so it drops the duplicate: the email Message-ID is derived from it).
 
+What the run decided on is checked again as the message is reserved, in the reservation's transaction under
+the customer's lock, immediately before the provider is called (`SendGuard`): an `exit_on` event recorded
+since the run began, a cancel, an opt-out of the channel recorded meanwhile stops the send, recorded
+`skipped` with why, even when the run has not heard of it yet; a pause holds it (the run decides again once
+resumed) or skips it (`on_pause: skip`). A send reserved before such a change goes out, retries included.
+
 Quiet hours and caps hold when a message actually goes out, not only when the run decided to send it. The
 activity hands the decision back to the run (`deferred`: the interpreter holds the step and decides it again,
 so quiet hours, caps, consent, pauses and exits all apply afresh) when
@@ -36,6 +42,8 @@ from journeys.engine.runs import SendOutcome, SendRequest
 from journeys.format.customers import Event
 from journeys.store import SendReservation, Store
 from journeys.store.models import MessageRow
+from journeys.store.records import SendGuard
+from journeys.store.sends import opted_out_of
 from journeys.templates import TemplateError, time_limit
 from journeys.workflows.journey import SEND_RETRY
 
@@ -72,7 +80,7 @@ class ChannelActivities:
             recipient="",
             created_at=request.now,
         )
-        if (row.consent or {}).get(request.channel, {}).get("status") == "opted_out":
+        if opted_out_of(row.consent, request.channel):  # said before rendering; checked again as it is reserved
             return await asyncio.to_thread(self._unsent, reservation, "skipped", f"opted out of {request.channel}")
         try:
             with time_limit(time.monotonic):  # here, and only here, a render may be cut by the clock
@@ -92,7 +100,12 @@ class ChannelActivities:
                 "payload": rendered.payload or {},
             }
         )
-        result = await asyncio.to_thread(store.reserve_send, reservation, request.limits, request.now)
+        guard = SendGuard(exit_on=tuple(request.exit_on), on_pause=request.on_pause, decided_at=request.now)
+        result = await asyncio.to_thread(store.reserve_send, reservation, request.limits, request.now, guard)
+        if result.status == "skipped":  # the run may no longer send it (an exit, a cancel, an opt-out, a pause)
+            return SendOutcome(status="skipped", error=result.message.error if result.message else None)
+        if result.status == "held":  # the journey was paused: the run holds the step until it is resumed
+            return SendOutcome(status="deferred", why="paused")
         if result.status == "capped":
             return SendOutcome(status="deferred", until=result.until, why="cap")
         if result.status == "duplicate" and result.message is not None and result.message.status != "sending":

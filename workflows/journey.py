@@ -297,6 +297,8 @@ class JourneyWorkflow:
             context={k: v for k, v in context.items() if k != "customer"},
             limits=list(journey.limits),
             now=self._now(),
+            exit_on=list(journey.exit_on),
+            on_pause=step.on_pause,
         )
         sending = workflow.start_activity(
             "send_message",

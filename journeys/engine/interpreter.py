@@ -52,7 +52,8 @@ from journeys.format.timeparse import is_clock, parse_clock
 Outcome = Literal["completed", "exited", "cancelled", "holdout", "failed"]
 Effect = Literal["exited", "advanced", "ignored"]
 SendResult = Literal["sent", "skipped", "failed"]
-Deferral = Literal["cap", "provider", "queued"]  # why a send did not go: a cap, the provider refused, a queue
+# why a send did not go: a cap, the provider refused, a queue, the journey paused as it was about to go out
+Deferral = Literal["cap", "provider", "queued", "paused"]
 MAX_TRANSITIONS = 10_000  # per `advance` call; validation rejects loops with no brake, this is the backstop
 MAX_BURST = 500  # steps entered without the run ever waiting: past it the run fails rather than spin
 

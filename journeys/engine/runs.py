@@ -103,6 +103,10 @@ class SendRequest(BaseModel):
     context: dict[str, Any]  # event, journey and now of the decision (the customer is read fresh)
     limits: list[Limit] = Field(default_factory=list)
     now: datetime
+    # What the send activity checks again as it reserves the message (see `SendGuard`): the journey's goals,
+    # and what the step does while the journey is paused. Defaults for requests of runs that predate them.
+    exit_on: list[str] = Field(default_factory=list)
+    on_pause: Literal["hold", "skip"] = "hold"
 
     @property
     def key(self) -> str:
@@ -112,8 +116,8 @@ class SendRequest(BaseModel):
 
 class SendOutcome(BaseModel):
     """What became of a send. `deferred`: nothing went out (a cap filled meanwhile, the provider refused, a
-    rate limit queued it too long); the interpreter holds the step until `until` (None: not at all) and
-    decides it again (`interpreter.defer`)."""
+    rate limit queued it too long, the journey was paused); the interpreter holds the step until `until`
+    (None: not at all) and decides it again (`interpreter.defer`)."""
 
     status: Literal["sent", "skipped", "failed", "deferred"]
     until: datetime | None = None

@@ -43,6 +43,9 @@ async def cancel(client: Client, store: Store, customer_id: str, journey_id: str
             effect = "cancelled" if await asyncio.to_thread(store.cancel_unstarted, wid, utc_now()) else "ignored"
         except (RPCError, WorkflowUpdateFailedError):
             effect = "ignored"
+        else:
+            if effect == "cancelled":  # the run took it; ended in the store now, no send of it is reserved after
+                await asyncio.to_thread(store.record_cancel, wid, utc_now())
         return RunEffect(journey=jid, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
 
     return list(await asyncio.gather(*(one(r.workflow_id, r.journey_id) for r in live)))

@@ -77,7 +77,7 @@ class _Simulation:
         planned = sorted(events, key=lambda p: p.event.at)
         for p in planned:
             if p.event.at < self.start:
-                self.store.record_event(p.customer, p.event)
+                self.store.record_event(p.customer, p.event, at=p.event.at)
         trigger = self.journey.entry.trigger
         for customer in customers:
             if trigger is None:
@@ -131,7 +131,8 @@ class _Simulation:
         await self._settle(wid)
 
     async def _event(self, customer_id: str, event: Event) -> None:
-        self.store.record_event(customer_id, event)
+        # recorded at its simulated time: sends check for exit events recorded since their run began (simulated)
+        self.store.record_event(customer_id, event, at=event.at)
         live = self.store.live_runs(customer_id, self.journey.id)
         for run in live:
             await deliver(self.client, run.workflow_id, run.journey_id, event)

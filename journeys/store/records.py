@@ -30,11 +30,29 @@ class SendReservation(MessageFields):
 
 
 @dataclass(frozen=True)
+class SendGuard:
+    """What must still hold when a run's message is reserved, checked in the reservation's transaction under
+    the customer's lock (`reserve_send`), so a change recorded before it stops the send and one after finds it
+    reserved: the run has not ended in the store (a cancel, or its own report of an end); no `exit_on` event
+    was recorded for the customer since the run was registered (or last migrated: from then on the new
+    version's goals count), whether or not it has reached the run yet; the customer has not opted out of the
+    channel; the journey is not paused (`on_pause`: the step's `hold` hands the send back to the run, `skip`
+    skips it). `decided_at`: when the run decided to send, the bound for exit events when the store has no
+    row of the run."""
+
+    exit_on: tuple[str, ...] = ()
+    on_pause: Literal["hold", "skip"] = "hold"
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Reservation:
     """`reserved`: the row is written, send now; `duplicate`: that key has a row already (`message`);
-    `capped`: a frequency cap forbids it until `until`."""
+    `capped`: a frequency cap forbids it until `until`; `skipped`: the run may no longer send it (see
+    `SendGuard`), the row is written `skipped` with why (`message.error`); `held`: the journey is paused and the
+    step holds its sends, nothing is written."""
 
-    status: Literal["reserved", "duplicate", "capped"]
+    status: Literal["reserved", "duplicate", "capped", "skipped", "held"]
     message: MessageRow | None = None
     until: datetime | None = None
 

@@ -15,7 +15,7 @@ from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import Progress
 from journeys.store import report
 from journeys.store.base import StoreBase, utc, utc_now
-from journeys.store.errors import UnknownRun, VersionConflict
+from journeys.store.errors import UnknownCustomer, UnknownRun, VersionConflict
 from journeys.store.models import JourneyStateRow, JourneyVersionRow, RunAuditRow, RunRow, StepLogRow
 
 LIVE = "running"
@@ -79,6 +79,25 @@ class RunMethods(StoreBase):
         with self._session(write=True) as session:
             row = session.get(RunRow, workflow_id)
             if row is None or row.outcome != LIVE or not unreported(row):
+                return False
+            row.outcome, row.ended_at, row.updated_at = "cancelled", at, at
+            session.add(row)
+        return True
+
+    def record_cancel(self, workflow_id: str, at: datetime) -> bool:
+        """The run has taken a cancel (`journeys cancel`): end it here now, under the customer's lock, so no send
+        of it is reserved from here on (`reserve_send`), without waiting for the run's own report (which follows
+        and says the same). False when the store has no such live run."""
+        with self._session(write=True) as session:
+            row = session.get(RunRow, workflow_id)
+            if row is None or row.outcome != LIVE:
+                return False
+            try:
+                self._lock_customer(session, row.customer_id)
+            except UnknownCustomer:  # erased meanwhile: nothing of theirs is left to send to
+                pass
+            session.refresh(row)  # as it is now that we hold the lock
+            if row.outcome != LIVE:
                 return False
             row.outcome, row.ended_at, row.updated_at = "cancelled", at, at
             session.add(row)
