@@ -41,6 +41,7 @@ for command in (
     app.command()(command)
 customers_app = typer.Typer(help="Customer profiles in the store.", no_args_is_help=True)
 customers_app.command("import")(campaigns.customers_import)
+customers_app.command("forget")(support.customers_forget)
 app.add_typer(customers_app, name="customers")
 
 

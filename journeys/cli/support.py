@@ -1,4 +1,4 @@
-"""The commands of customer support: signal, status, cancel and move, one customer at a time.
+"""The commands of customer support: signal, status, cancel, move and customers forget, one customer at a time.
 
 Plain functions: `journeys.cli.app` registers them as commands."""
 
@@ -107,3 +107,32 @@ def move(
         print_json(moved.model_dump(mode="json"))
     else:
         console.print(f"{moved.workflow_id}: {moved.from_step} → {moved.to_step} (by {moved.by}: {moved.reason})")
+
+
+def customers_forget(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)", show_default=False)],
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Erase a customer: end their live runs, delete their workflow histories from Temporal, remove their
+    personal data from the store; counts and an audit entry stay. Prints what was removed."""
+    from journeys.services import erasure
+    from journeys.store import Store
+
+    store = Store.open(Settings().store_url)
+    try:  # a mistake is told before anything is asked of Temporal
+        erasure.check(store, customer, reason)
+    finally:
+        store.close()
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await erasure.forget(client, store, customer, reason, by)
+
+    result = run(lambda: runtime(body))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.cli.views import print_erasure
+
+        print_erasure(console, result)

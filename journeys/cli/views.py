@@ -174,6 +174,24 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
                 versions = f"v{change['from_version']} → v{change['to_version']}"
                 what = f"migrated {versions} ({change['from_step']} → {change['to_step']})"
             console.print(f"  {_when(change['at'])}: {what} by {change['by']}: {change['reason']}", highlight=False)
+    for entry in status.get("audit", []):
+        counts = ", ".join(f"{k} {v}" for k, v in entry["details"].items())
+        line = f"{_when(entry['at'])}: {entry['action']} by {entry['by']}: {entry['reason'] or '-'}"
+        console.print(line + (f" ({counts})" if counts else ""), highlight=False, markup=False)
+
+
+def print_erasure(console: Console, erasure: Any) -> None:
+    """What `journeys customers forget` removed, in counts."""
+    console.print(f"[bold]{erasure.customer}[/] erased by {erasure.by}: {erasure.reason}", highlight=False)
+    for run in erasure.runs:
+        what = f"{run.histories} history deleted" if run.histories == 1 else f"{run.histories} histories deleted"
+        console.print(f"  {run.journey} ({run.workflow_id}): {run.effect}, {what}", highlight=False, markup=False)
+    table = Table(title="removed", title_justify="left", show_edge=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for what, count in erasure.removed.items():
+        table.add_row(what.replace("_", " "), str(count))
+    console.print(table)
 
 
 def print_import(console: Console, errors: Console, report: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from journeys.services.catalogue import find_journey, publish
 from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
 from journeys.services.status import query_status
 from journeys.settings import Settings
-from journeys.store import RunAuditRow, Store
+from journeys.store import RunAuditRow, RunRow, Store
 
 
 async def settle(client: Client, wid: str, timeout: float = 30.0) -> RunStatus:
@@ -34,6 +35,11 @@ async def settle(client: Client, wid: str, timeout: float = 30.0) -> RunStatus:
 
 async def cancel(client: Client, store: Store, customer_id: str, journey_id: str | None) -> list[RunEffect]:
     live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
+    return await cancel_runs(client, store, live)
+
+
+async def cancel_runs(client: Client, store: Store, live: Sequence[RunRow]) -> list[RunEffect]:
+    """End these runs with outcome `cancelled` (a run registered but never started is ended in the store)."""
 
     async def one(wid: str, jid: str) -> RunEffect:
         handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(wid)
@@ -51,7 +57,8 @@ async def cancel(client: Client, store: Store, customer_id: str, journey_id: str
     return list(await asyncio.gather(*(one(r.workflow_id, r.journey_id) for r in live)))
 
 
-def _who(by: str | None) -> str:
+def who(by: str | None) -> str:
+    """Who did it: `--by`, or the user running the command."""
     return by or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
@@ -86,7 +93,7 @@ async def move(
         workflow_id=run.workflow_id,
         from_step=change.from_step,
         to_step=to_step,
-        by=_who(by),
+        by=who(by),
         reason=reason,
         at=utc_now(),
     )
@@ -173,7 +180,7 @@ async def migrate(
                 workflow_id=wid,
                 kind="migrate",
                 at=utc_now(),
-                by=_who(by),
+                by=who(by),
                 reason=f"migrated to version {to_version}",
                 from_step=change.from_step,
                 to_step=change.to_step,

@@ -10,14 +10,15 @@ from temporalio.client import Client
 from journeys.engine.runs import RunStatus
 from journeys.errors import JourneysError
 from journeys.format.customers import PROFILE_KEYS
-from journeys.store import Store
+from journeys.store import ERASURE, Store
 
 
 async def status(client: Client, store: Store, customer_id: str) -> dict[str, Any]:
-    """The whole picture of one customer: profile, consent, documents, runs, messages."""
+    """The whole picture of one customer: profile, consent, documents, runs, messages, and the audit trail of
+    what concerns the customer rather than one run (consent, erasure)."""
     found = await asyncio.to_thread(store.customer_and_row, customer_id)
     if found is None:
-        raise JourneysError(f"no customer {customer_id!r} in the store")
+        raise JourneysError(await asyncio.to_thread(unknown_customer, store, customer_id))
     row, customer = found
     runs = await asyncio.to_thread(store.runs_of, customer_id)
     live = await asyncio.gather(*(query_status(client, r.workflow_id) for r in runs if r.outcome == "running"))
@@ -77,7 +78,20 @@ async def status(client: Client, store: Store, customer_id: str) -> dict[str, An
             "documents": customer.documents if customer else {},
         },
         "runs": result_runs,
+        "audit": [
+            {"action": a.action, "at": a.at, "by": a.by, "reason": a.reason, "details": a.details}
+            for a in await asyncio.to_thread(store.customer_audits_of, customer_id)
+        ],
     }
+
+
+def unknown_customer(store: Store, customer_id: str) -> str:
+    """One line: no such customer, and when they were erased, if they were."""
+    erasures = store.customer_audits_of(customer_id, ERASURE)
+    if erasures:
+        last = erasures[-1]
+        return f"no customer {customer_id!r} in the store: erased {last.at:%Y-%m-%d %H:%M} UTC by {last.by}"
+    return f"no customer {customer_id!r} in the store"
 
 
 async def query_status(client: Client, wid: str) -> tuple[str, RunStatus | None]:

@@ -6,6 +6,7 @@ migrations in `migrations/`, applied by `Store.open`.
 
 from __future__ import annotations
 
+from journeys.store.erasure import ERASURE, Erased, UnsettledRuns
 from journeys.store.errors import (
     StoreError,
     StoreUnavailable,
@@ -31,9 +32,11 @@ from journeys.store.report import GoalConversion, JourneyReport, MessageCount, O
 from journeys.store.store import Store
 
 __all__ = [
+    "ERASURE",
     "CustomerAuditRow",
     "CustomerRow",
     "DocumentRow",
+    "Erased",
     "EventRow",
     "GoalConversion",
     "JourneyReport",
@@ -56,6 +59,7 @@ __all__ = [
     "UnknownCustomer",
     "UnknownMessage",
     "UnknownRun",
+    "UnsettledRuns",
     "UpsertCounts",
     "VersionConflict",
 ]

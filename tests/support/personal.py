@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+
+from sqlalchemy import Engine, MetaData, select
 
 from journeys.format.customers import Profile
 
@@ -27,3 +30,24 @@ def parisa(cid: str = "c1") -> Profile:
         timezone=noon_zone(),
         attributes={"plan": "wimax", "wimax_id": "W-1"},
     )
+
+
+def stored_values(engine: Engine) -> dict[str, list[str]]:
+    """Every value of every column of every table of the database, as text (JSON for non-text), by table."""
+    metadata = MetaData()
+    metadata.reflect(engine)
+    found: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            found[table.name] = [
+                value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+                for row in connection.execute(select(table))
+                for value in row
+            ]
+    return found
+
+
+def found_in(values: dict[str, list[str]], needles: list[str]) -> list[tuple[str, str]]:
+    """(table, value) for each value holding one of `needles`, case-insensitive."""
+    lowered = [n.lower() for n in needles]
+    return [(t, v) for t, vs in values.items() for v in vs if any(n in v.lower() for n in lowered)]

@@ -9,6 +9,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.runtime.codec import data_converter, generate_key_entry
+from journeys.runtime.embedded import DEV_SERVER_ARGS
 from journeys.runtime.temporal import binary
 
 
@@ -36,6 +37,7 @@ async def dev_server(converter: DataConverter | None = None) -> AsyncIterator[Wo
         data_converter=converter or encrypted(),
         dev_server_existing_path=binary("temporal"),
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_ARGS,  # as `journeys dev` runs it
     )
     try:
         yield env
