@@ -160,7 +160,10 @@ def twiml_for(message: Rendered, key: str, *, public_url: str, secret: str) -> s
     if message.gather is None:
         response.say(message.body, language=language)
     else:
-        token = secrets.sign({"c": message.customer_id, "e": message.gather.event, "k": key}, secret)
+        claims = {"c": message.customer_id, "e": message.gather.event, "k": key}
+        if message.gather.opt_out:  # these keys opt the customer out of calls instead
+            claims["o"] = message.gather.opt_out
+        token = secrets.sign(claims, secret)
         gather = response.gather(
             num_digits=message.gather.digits,
             action=f"{public_url.rstrip('/')}/twilio/gather/{token}",

@@ -30,6 +30,7 @@ for command in (
     running.serve,
     campaigns.enroll,
     support.signal,
+    support.consent,
     support.status,
     support.cancel,
     campaigns.report,

@@ -48,6 +48,43 @@ def signal(
         print_signal(console, result)
 
 
+def consent(
+    customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    channel: Annotated[str, typer.Argument(help="email, sms, voice, webhook, or all", show_default=False)],
+    allow: Annotated[bool, typer.Option("--allow", help="the customer agrees to hear from us there")] = False,
+    deny: Annotated[bool, typer.Option("--deny", help="no journey sends there any more")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)", show_default=False)] = "",
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Set a customer's consent for one channel (or all): no journey sends on a denied channel. Recorded in the
+    audit trail, and as an opted_out / opted_in event delivered to the customer's live runs."""
+    from journeys.services import consent as consents
+    from journeys.store import Store
+
+    if allow == deny:
+        raise InputError("say --allow or --deny (one of them)")
+    if not reason.strip():
+        raise InputError("--reason is required: say why (it is kept in the audit trail)")
+    store = Store.open(Settings().store_url)
+    try:  # a mistake is told before anything is asked of Temporal
+        consents.check(store, customer, channel, reason)
+    finally:
+        store.close()
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await consents.consent(client, store, settings, customer, channel, allow, reason, by)
+
+    result = run(lambda: runtime(body))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    word = "allowed" if allow else "denied"
+    console.print(f"{customer}: {channel} {word} (by {result.by}: {result.reason})", highlight=False)
+    for r in result.runs:
+        console.print(f"  {r.journey} ({r.workflow_id}): {r.effect}", highlight=False)
+
+
 def status(
     customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,

@@ -134,6 +134,18 @@ class Gather(Model):
 
     digits: int = Field(1, ge=1, le=20, description="how many digits to collect")
     event: EventName
+    opt_out: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,20}$",
+        description="keys that opt the customer out of voice calls: recorded as `opted_out` with "
+        '`{channel: voice}` instead of `event` (say so in `say`, e.g. "press 9 to stop these calls")',
+    )
+
+    @model_validator(mode="after")
+    def _opt_out_fits(self) -> Gather:
+        if self.opt_out is not None and len(self.opt_out) > self.digits:
+            raise ValueError(f"opt_out {self.opt_out!r} has more keys than digits ({self.digits})")
+        return self
 
 
 class Message(Model):

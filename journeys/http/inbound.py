@@ -2,7 +2,8 @@
 
     POST /twilio/status          Twilio message and call status callbacks → the message row's status
     POST /twilio/sms             an SMS from a customer: STOP/START → consent and opted_out/opted_in, else sms_received
-    POST /twilio/gather/{token}  the digits of a voice <Gather> → the event the step named, with {digits}
+    POST /twilio/gather/{token}  the digits of a voice <Gather> → the event the step named, with {digits};
+                                 the step's `gather.opt_out` keys → consent and opted_out {channel: voice}
     GET  /unsubscribe/{token}    a confirmation page (no change: mail scanners open links)
     POST /unsubscribe/{token}    RFC 8058 one-click or the page's button → consent opted_out and an opted_out event
     GET  /healthz
@@ -251,8 +252,13 @@ async def twilio_gather(request: Request, token: str, form: TwilioForm) -> Respo
     taken = bool(_DIGITS.fullmatch(digits) and call) and bool(
         await asyncio.to_thread(inbound.store.customer_row, customer_id)
     )
-    log.info("inbound.accepted", route=_route(request), customer=customer_id, call=call, result=taken and event)
-    if taken:
+    opt_out = (secrets.verify(token, inbound.secret) or {}).get("o")
+    opting_out = taken and isinstance(opt_out, str) and digits == opt_out
+    result = taken and ("opted_out" if opting_out else event)
+    log.info("inbound.accepted", route=_route(request), customer=customer_id, call=call, result=result)
+    if opting_out:  # the step's opt-out keys: like SMS STOP, for calls (recording the event sets the consent)
+        await inbound.emit(customer_id, "opted_out", {"channel": "voice"}, f"gather:{key}:{call}")
+    elif taken:
         await inbound.emit(customer_id, event, {"digits": digits}, f"gather:{key}:{call}")
     return _twiml(THANKS_TWIML)
 

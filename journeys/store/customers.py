@@ -13,10 +13,19 @@ from sqlmodel import Session, col, select
 
 from journeys.format.customers import DOCUMENT_EVENT, PROFILE_FIELDS, PROFILE_KEYS, Customer, Event, Profile
 from journeys.store.base import StoreBase, utc, utc_now
-from journeys.store.models import CustomerRow, DocumentRow, EventRow
+from journeys.store.models import CustomerAuditRow, CustomerRow, DocumentRow, EventRow
 from journeys.store.records import UpsertCounts
 
 CHUNK = 1000  # customers per import transaction
+CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "voice", "webhook")  # what consent is kept for; `all`: each
+CONSENT_EVENTS = {"opted_out": "opted_out", "opted_in": "opted_in"}  # an event with data.channel sets consent
+
+
+def consent_channels(channel: str) -> tuple[str, ...]:
+    """The channels a consent change names: one of CONSENT_CHANNELS, or all of them for `all`; () otherwise."""
+    if channel == "all":
+        return CONSENT_CHANNELS
+    return (channel,) if channel in CONSENT_CHANNELS else ()
 
 
 # A snapshot's reads, composed once: building them (the window subquery above all) cost more than running them.
@@ -139,13 +148,42 @@ class CustomerMethods(StoreBase):
             row.updated_at = at
             session.add(row)
 
+    def change_consent(
+        self, customer_id: str, channel: str, status: str, *, by: str, reason: str, at: datetime | None = None
+    ) -> CustomerAuditRow:
+        """A person's consent change (`journeys consent`): the consent of `channel` (or `all`) and the audit entry
+        (action `consent`, details {channel, status}), in one transaction under the customer's lock."""
+        if status not in ("opted_in", "opted_out"):
+            raise ValueError(f"consent status must be opted_in or opted_out, not {status!r}")
+        channels = consent_channels(channel)
+        if not channels:
+            raise ValueError(f"unknown channel {channel!r}")
+        at = at or utc_now()
+        with self._session(write=True) as session:
+            row = self._lock_customer(session, customer_id)
+            _consent(row, channels, status, at)
+            session.add(row)
+            audit = CustomerAuditRow(
+                customer_id=customer_id,
+                action="consent",
+                at=at,
+                by=by,
+                reason=reason,
+                details={"channel": channel, "status": status},
+            )
+            session.add(audit)
+            session.flush()
+        return audit
+
     def record_event(self, customer_id: str, event: Event, at: datetime | None = None) -> bool:
         """Put an event on the customer's timeline; False when its id was recorded before.
 
-        A `document_uploaded` event with a `kind` also records the document, in the same transaction."""
+        A `document_uploaded` event with a `kind` also records the document, and an `opted_out` / `opted_in`
+        event whose data has `channel` (a channel or `all`) sets that consent, in the same transaction: every door
+        events come in by (signal, events import, the API, inbound SMS and voice, bounces) records them here."""
         try:
             with self._session(write=True) as session:
-                self._lock_customer(session, customer_id)
+                row = self._lock_customer(session, customer_id)
                 if session.get(EventRow, event.id) is not None:
                     return False
                 session.add(
@@ -161,6 +199,9 @@ class CustomerMethods(StoreBase):
                 kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
                 if isinstance(kind, str) and kind:
                     self._record_document(session, customer_id, kind, event)
+                channel = event.data.get("channel") if event.name in CONSENT_EVENTS else None
+                if isinstance(channel, str) and _consent(row, consent_channels(channel), event.name, event.at):
+                    session.add(row)
                 session.flush()
         except IntegrityError:  # the same id, recorded meanwhile (for another customer: no lock held it)
             return False
@@ -196,3 +237,16 @@ def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _consent(row: CustomerRow, channels: Sequence[str], status: str, at: datetime) -> bool:
+    """Set `channels`' consent on the locked row, each unless a newer change is kept; whether any changed."""
+    consent, stamp = dict(row.consent or {}), utc(at)
+    for channel in channels:
+        kept = (consent.get(channel) or {}).get("at")
+        if kept is None or datetime.fromisoformat(kept) <= stamp:
+            consent[channel] = {"status": status, "at": stamp.isoformat()}
+    if consent == (row.consent or {}):
+        return False
+    row.consent, row.updated_at = consent, at
+    return True

@@ -273,6 +273,48 @@ async def test_gather_with_a_bad_token_is_refused(http: httpx.AsyncClient, store
     assert events(store, "c1") == []
 
 
+async def test_gather_opt_out_keys_opt_out_of_calls_and_end_the_live_run(
+    http: httpx.AsyncClient, connector: Connector, store: Store, settings: Settings
+) -> None:
+    import re
+
+    from journeys.channels.twilio import twiml_for
+    from journeys.engine.messages import Rendered
+    from journeys.format.models import Gather
+
+    (enrolment,) = await enroll(connector.client, store, settings, publish(MODEM_SWAP), ["c1"])
+    assert enrolment.status == "started" and enrolment.workflow_id
+    call = Rendered(
+        channel="voice",
+        to=PHONE,
+        customer_id="c1",
+        body="Press 1 to 5, or 9 to stop these calls.",
+        gather=Gather(digits=1, event="satisfaction_rated", opt_out="9"),
+    )
+    twiml = twiml_for(call, "journey:modem-swap:c1:1#4", public_url=PUBLIC_URL, secret=SECRET)
+    (action,) = re.findall(r'action="([^"]+)"', twiml)
+    path = action.removeprefix(PUBLIC_URL)
+
+    response = await twilio(http, path, {"CallSid": "CA78", "Digits": "4", "AccountSid": "AC1"})
+    assert response.status_code == 200 and consent(store, "c1", "voice") is None  # an answer, not an opt-out
+    for _ in range(2):  # Twilio retried
+        response = await twilio(http, path, {"CallSid": "CA79", "Digits": "9", "AccountSid": "AC1"})
+        assert response.status_code == 200
+    assert consent(store, "c1", "voice") == "opted_out"
+    assert events(store, "c1") == [("satisfaction_rated", {"digits": "4"}), ("opted_out", {"channel": "voice"})]
+    await connector.client.get_workflow_handle(enrolment.workflow_id).result()
+    (run,) = store.runs_of("c1")
+    assert (run.outcome, run.exit_event) == ("exited", "opted_out")
+
+
+async def test_gather_opt_out_without_temporal_still_opts_out(offline: httpx.AsyncClient, store: Store) -> None:
+    token = secrets.sign({"c": "c1", "e": "satisfaction_rated", "k": "k1", "o": "9"}, SECRET)
+    response = await twilio(offline, f"/twilio/gather/{token}", {"CallSid": "CA80", "Digits": "9"})
+    assert response.status_code == 200
+    assert consent(store, "c1", "voice") == "opted_out"
+    assert events(store, "c1") == [("opted_out", {"channel": "voice"})]
+
+
 # --- unsubscribe links ----------------------------------------------------------------------------------
 
 
