@@ -17,6 +17,7 @@ from journeys.errors import InputError
 from journeys.services import delivery
 from journeys.services.control import who
 from journeys.services.shared import RunEffect
+from journeys.services.status import unknown_customer
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.store.customers import CONSENT_CHANNELS, consent_channels
@@ -40,7 +41,7 @@ def check(store: Store, customer_id: str, channel: str, reason: str) -> None:
     if not reason.strip():
         raise InputError("--reason must say why (it is kept in the audit trail)")
     if store.customer_row(customer_id) is None:
-        raise InputError(f"unknown customer {customer_id!r}")
+        raise InputError(unknown_customer(store, customer_id))
 
 
 async def consent(

@@ -27,7 +27,7 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["nobody", "sms", "--deny", "--reason", "asked"], "unknown customer 'nobody'"),
+        (["nobody", "sms", "--deny", "--reason", "asked"], "no customer 'nobody' in the store"),
         (["c1", "fax", "--deny", "--reason", "asked"], "unknown channel 'fax'"),
         (["c1", "sms", "--reason", "asked"], "--allow or --deny"),
         (["c1", "sms", "--allow", "--deny", "--reason", "asked"], "--allow or --deny"),
