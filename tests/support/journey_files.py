@@ -6,12 +6,15 @@ import textwrap
 from pathlib import Path
 
 from journeys.format.loader import load_journey
+from tests.support import ROOT
+from tests.support.markdown import blocks
 
 HEADER = "id: j\nname: J\nsteps:\n"
 """A journey's first lines: the tests append its steps."""
 
-SPEC_EXAMPLE = (Path(__file__).parent / "spec_example.yaml").read_text(encoding="utf-8")
-"""The complete example of docs/format.md, verbatim (modem-swap)."""
+(_EXAMPLE,) = [b for b in blocks(ROOT / "docs" / "format.md", "yaml") if "# journey: modem_swap.yaml" in b.lines[:3]]
+SPEC_EXAMPLE = "".join(f"{line}\n" for line in _EXAMPLE.lines if not line.startswith("# journey:"))
+"""The complete example of docs/format.md as the page shows it (modem-swap), read from the page itself."""
 
 
 def write(folder: Path, text: str, name: str = "j.yaml") -> Path:
