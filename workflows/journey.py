@@ -197,6 +197,7 @@ class JourneyWorkflow:
                 await self._update(command, snapshot)
                 self._log(engine.complete(journey, state, "done", self._now()))
             elif isinstance(command, engine.Wait):
+                self.waiting = command  # recorded: status and report read where the run waits, until when
                 await self._record()
                 await self._hold(command)
                 if state.live and self._history_is_long():

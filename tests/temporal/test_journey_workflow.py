@@ -154,3 +154,16 @@ steps:
     assert (status.outcome, status.end_label) == ("completed", "answered")
     keys = [m.key for m in store.messages_of("c9")]
     assert len(keys) == len(set(keys)) == 4  # one send a day, never a repeated idempotency key
+
+
+async def test_a_waiting_run_records_where_it_waits_and_until_when(
+    env: WorkflowEnvironment, client: Client, store: Store, settings: Settings
+) -> None:
+    """The store, not Temporal, answers status and report: a run at a timed wait has written its deadline."""
+    store.upsert_customers([customer("c7")])
+    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c7"])
+    await settle(client, enrolment.workflow_id)
+    (run,) = store.runs_of("c7")
+    status = await client.get_workflow_handle(enrolment.workflow_id).query("status", result_type=RunStatus)
+    assert status.idle and status.until is not None
+    assert (run.current_step, run.until) == (status.current_step, status.until)
