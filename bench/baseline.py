@@ -13,7 +13,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from journeys.runtime.temporal import workflow_runner, write_bytecode
+with workflow.unsafe.imports_passed_through():  # this module holds a workflow: the sandbox re-imports it per run
+    from journeys.runtime.temporal import workflow_runner, write_bytecode
 
 TASK_QUEUE = "bench-bare"
 
