@@ -9,13 +9,22 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
+from journeys.channels.base import Channel
 from journeys.runtime.temporal import build_worker
 from journeys.settings import Settings
 from journeys.store import Store
 
 
 @pytest.fixture
-async def client(env: WorkflowEnvironment, settings: Settings, store: Store) -> AsyncIterator[Client]:
+def channels() -> dict[str, Channel]:
+    """The worker's providers: the outbox for every channel (a module may hand it others)."""
+    return outbox_only()
+
+
+@pytest.fixture
+async def client(
+    env: WorkflowEnvironment, settings: Settings, store: Store, channels: dict[str, Channel]
+) -> AsyncIterator[Client]:
     """The test server's client, with a worker running for the test's task queue."""
-    async with build_worker(env.client, settings, store, outbox_only()):
+    async with build_worker(env.client, settings, store, channels):
         yield env.client

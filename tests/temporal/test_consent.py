@@ -4,7 +4,6 @@ opted_out end."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
+from journeys.channels.base import Channel
 from journeys.format.customers import Profile
-from journeys.runtime.temporal import build_worker
 from journeys.services import consent, control
 from journeys.services.catalogue import publish
 from journeys.services.delivery import signal
@@ -51,11 +50,9 @@ def channel() -> RecordingChannel:
 
 
 @pytest.fixture
-async def client(
-    env: WorkflowEnvironment, settings: Settings, store: Store, channel: RecordingChannel
-) -> AsyncIterator[Client]:
-    async with build_worker(env.client, settings, store, {**outbox_only(), "sms": channel}):
-        yield env.client
+def channels(channel: RecordingChannel) -> dict[str, Channel]:
+    """The worker's SMS provider records every message it is handed."""
+    return {**outbox_only(), "sms": channel}
 
 
 @pytest.fixture

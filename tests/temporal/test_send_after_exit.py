@@ -8,17 +8,16 @@ ends; the activity, which nobody can stop in flight, must still not call the pro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
+from journeys.channels.base import Channel
 from journeys.format.customers import Profile
-from journeys.runtime.temporal import build_worker
 from journeys.services import control
 from journeys.services.catalogue import publish
 from journeys.services.delivery import signal
@@ -44,12 +43,9 @@ def channel() -> RecordingChannel:
 
 
 @pytest.fixture
-async def client(
-    env: WorkflowEnvironment, settings: Settings, store: Store, channel: RecordingChannel
-) -> AsyncIterator[Client]:
-    """A worker whose SMS provider records every message it is handed."""
-    async with build_worker(env.client, settings, store, {**outbox_only(), "sms": channel}):
-        yield env.client
+def channels(channel: RecordingChannel) -> dict[str, Channel]:
+    """The worker's SMS provider records every message it is handed."""
+    return {**outbox_only(), "sms": channel}
 
 
 @pytest.fixture
