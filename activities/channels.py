@@ -172,7 +172,8 @@ class ChannelActivities:
     def _opted_out(self, request: SendRequest) -> Event:
         """The provider says the recipient unsubscribed: never again on this channel, from any journey."""
         event = Event(id=f"opted_out:{request.key}", name="opted_out", data={"channel": request.channel}, at=_now())
-        self.store.record_event(request.customer_id, event)  # an opted_out with a channel sets its consent too
+        # an opted_out with a channel sets its consent too
+        self.store.record_event(request.customer_id, event, source="provider")
         return event
 
     def _unsent(self, reservation: SendReservation, status: str, error: str) -> SendOutcome:

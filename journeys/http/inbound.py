@@ -89,10 +89,12 @@ class Inbound:
             client = await self.client()
         except (JourneysError, RuntimeError, OSError):
             event = Event(id=event_id, name=name, data=data, at=_now())
-            await asyncio.to_thread(self.store.record_event, customer_id, event)
+            await asyncio.to_thread(self.store.record_event, customer_id, event, source="provider")
             log.warning("event.recorded", customer=customer_id, name=name, event_id=event_id, delivered=False)
             return
-        result = await delivery.signal(client, self.store, self.settings, customer_id, name, data, event_id)
+        result = await delivery.signal(
+            client, self.store, self.settings, customer_id, name, data, event_id, source="provider"
+        )
         log.info(
             "event.delivered",
             customer=customer_id,

@@ -45,14 +45,17 @@ async def signal(
     data: dict[str, Any],
     event_id: str | None = None,
     journey_id: str | None = None,
+    *,
+    source: str = "cli",
 ) -> SignalResult:
     """Record the event, deliver it to every live run at once, start journeys it triggers.
 
     Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals). A
-    paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason."""
+    paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
+    door the event came in by (cli, api, provider, import), kept on the timeline."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=utc_now())
     try:
-        recorded = await asyncio.to_thread(store.record_event, customer_id, event)
+        recorded = await asyncio.to_thread(store.record_event, customer_id, event, source=source)
     except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
         raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
     result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)

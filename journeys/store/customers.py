@@ -175,8 +175,9 @@ class CustomerMethods(StoreBase):
             session.flush()
         return audit
 
-    def record_event(self, customer_id: str, event: Event, at: datetime | None = None) -> bool:
-        """Put an event on the customer's timeline; False when its id was recorded before.
+    def record_event(self, customer_id: str, event: Event, at: datetime | None = None, *, source: str = "cli") -> bool:
+        """Put an event on the customer's timeline, with the door it came in by (`source`: cli, api, provider,
+        import); False when its id was recorded before.
 
         A `document_uploaded` event with a `kind` also records the document, and an `opted_out` / `opted_in`
         event whose data has `channel` (a channel or `all`) sets that consent, in the same transaction: every door
@@ -194,6 +195,7 @@ class CustomerMethods(StoreBase):
                         data=event.data,
                         at=event.at,
                         recorded_at=at or utc_now(),
+                        source=source,
                     )
                 )
                 kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None

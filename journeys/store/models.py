@@ -74,6 +74,7 @@ class EventRow(SQLModel, table=True):
     data: dict[str, Any] = _json(dict)
     at: datetime = _at()
     recorded_at: datetime = _at()
+    source: str | None = None  # the door it came in by: cli | api | provider | import (None: before sources were kept)
 
 
 class DocumentRow(SQLModel, table=True):
@@ -104,6 +105,7 @@ class RunRow(SQLModel, table=True):
     outcome: str = "running"
     exit_event: str | None = None
     end_label: str | None = None
+    cohort: str | None = None  # the split cohort the run fell in (`holdout` included); None: no split passed
     failure: str | None = Field(default=None, sa_type=Text)
     current_step: str | None = None
     waiting_for: list[str] = _json(list)
