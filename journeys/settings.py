@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     secret: str | None = None  # signs unsubscribe links and voice answers; generated into the data dir if unset
     public_url: str = "http://localhost:8080"  # where providers and customers reach `journeys serve`
     serve_port: int = 8080
+    serve_host: str = "127.0.0.1"  # 0.0.0.0 (or a private address) to serve other machines, behind TLS
+    api_rate: float = Field(200.0, gt=0)  # requests per second per API key, per server process
     webhook_secret: str | None = None  # signs outgoing webhooks; unset: webhooks go to the outbox
     # encrypts every Temporal payload: "id:base64key[,older-id:base64key...]", the first one encrypts;
     # unset: the key `journeys dev` generated into the data dir, if there is one (journeys.runtime.codec)

@@ -9,7 +9,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from journeys.cli import authoring, campaigns, running, support
+from journeys.cli import access, authoring, campaigns, running, support
 from journeys.cli.shared import errors, one_line
 from journeys.errors import DefinitionError, JourneysError, TemporalUnavailable
 
@@ -44,6 +44,11 @@ customers_app = typer.Typer(help="Customer profiles in the store.", no_args_is_h
 customers_app.command("import")(campaigns.customers_import)
 customers_app.command("forget")(support.customers_forget)
 app.add_typer(customers_app, name="customers")
+keys_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+keys_app.command("create")(access.keys_create)
+keys_app.command("list")(access.keys_list)
+keys_app.command("revoke")(access.keys_revoke)
+app.add_typer(keys_app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> None:

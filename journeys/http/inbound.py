@@ -1,4 +1,4 @@
-"""The inbound HTTP server (`journeys serve`, also started by `journeys dev`): what comes back to the engine.
+"""What comes back to the engine from providers and customers, on the HTTP server (`journeys.http.app`):
 
     POST /twilio/status          Twilio message and call status callbacks → the message row's status
     POST /twilio/sms             an SMS from a customer: STOP/START → consent and opted_out/opted_in, else sms_received
@@ -19,18 +19,16 @@ event are still recorded in the store (and a warning logged): an opt-out is neve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import FormData
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
@@ -38,7 +36,6 @@ from journeys import secrets
 from journeys.errors import JourneysError
 from journeys.format.customers import Event
 from journeys.runtime.logs import get_logger
-from journeys.runtime.serving import serving
 from journeys.services import delivery
 from journeys.settings import Settings
 from journeys.store import Store
@@ -111,16 +108,6 @@ class Inbound:
         if current.get("status") != status:
             self.store.set_consent(customer_id, channel, status, _now())
         return current.get("at")
-
-
-def create_app(settings: Settings, store: Store, client_factory: ClientFactory) -> FastAPI:
-    """The inbound app; `client_factory` is called once, on the first event to deliver."""
-    app = FastAPI(title="journeys inbound", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.inbound = Inbound(settings, store, client_factory)
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_exception_handler(RequestValidationError, _bad_request)
-    app.include_router(router)
-    return app
 
 
 # --- Twilio -----------------------------------------------------------------------------------------
@@ -322,88 +309,14 @@ def _page(title: str, body: str) -> str:
     )
 
 
-async def _bad_request(request: Request, exc: Exception) -> PlainTextResponse:
+async def bad_request(request: Request, exc: Exception) -> PlainTextResponse:
     log.warning("inbound.rejected", route=_route(request), reason="bad request")  # not the input
     return PlainTextResponse("bad request", 400)  # never echo the input: it may hold personal data
 
 
-# --- body size ----------------------------------------------------------------------------------------
-
-
-class BodyLimit:
-    """413 for a request body over `limit` bytes, declared or streamed; the body is read before the app runs."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit():
-            await PlainTextResponse("bad request", 400)(scope, receive, send)
-            return
-        too_large = PlainTextResponse("request body too large", 413)
-        if int(declared) > self.limit:
-            log.warning("inbound.rejected", route=_route_of(scope), reason="too large")
-            await too_large(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                log.warning("inbound.rejected", route=_route_of(scope), reason="too large")
-                await too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-# --- serving ------------------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def inbound_server(
-    settings: Settings, store: Store, client_factory: ClientFactory, port: int | None = None, host: str = "127.0.0.1"
-) -> AsyncIterator[int]:
-    """Serve the inbound app while the block runs; yields the port it listens on (`port=0`: any free one).
-
-    Raises `JourneysError` in one line when the port is taken."""
-    async with serving(
-        create_app(settings, store, client_factory),
-        host,
-        settings.serve_port if port is None else port,
-        "inbound server",
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    ) as bound:
-        yield bound
-
-
-async def run_inbound(
-    settings: Settings, store: Store, client_factory: ClientFactory, port: int | None = None, host: str = "127.0.0.1"
-) -> None:
-    """Serve the inbound app until cancelled."""
-    async with inbound_server(settings, store, client_factory, port, host):
-        await asyncio.Event().wait()
+def log_refusal(scope: Scope, reason: str) -> None:
+    """A body refused before any route ran (too large, a bad length), logged by route, never the body."""
+    log.warning("inbound.rejected", route=_route_of(scope), reason=reason)
 
 
 def _now() -> datetime:

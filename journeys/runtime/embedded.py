@@ -8,10 +8,12 @@ foreground until Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -112,16 +114,16 @@ async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
 
 
 async def run_serve(settings: Settings, port: int | None, say: Callable[[str], None]) -> None:
-    """`journeys serve`: the inbound server alone, against the configured store and Temporal (reached on first use)."""
-    from journeys.http.inbound import inbound_server
+    """`journeys serve`: the HTTP server alone, against the configured store and Temporal (reached on first use)."""
+    from journeys.http.app import http_server
 
     keys = required_keys(settings)
     configure_logging(settings)
     store = Store.open(settings.store_url)
     stop = _stop_on_signals()
     try:
-        async with inbound_server(settings, store, lambda: connect(settings, keys), port) as bound:
-            say(f"Inbound server on 127.0.0.1:{bound}, reached as {settings.public_url}. Ctrl-C stops it.")
+        async with http_server(settings, store, lambda: connect(settings, keys), port) as bound:
+            say(f"HTTP server on {settings.serve_host}:{bound}, reached as {settings.public_url}. Ctrl-C stops it.")
             await stop.wait()
     finally:
         store.close()
@@ -130,18 +132,36 @@ async def run_serve(settings: Settings, port: int | None, say: Callable[[str], N
 async def _start_inbound(
     stack: AsyncExitStack, settings: Settings, store: Store, client: Client, say: Callable[[str], None]
 ) -> None:
-    """`journeys dev` serves the inbound server too; a taken port costs only that server, not the rest."""
-    from journeys.http.inbound import inbound_server
+    """`journeys dev` serves the HTTP server too; a taken port costs only that server, not the rest."""
+    from journeys.http.app import http_server
 
     async def given() -> Client:
         return client
 
     try:
-        bound = await stack.enter_async_context(inbound_server(settings, store, given))
+        bound = await stack.enter_async_context(http_server(settings, store, given))
     except JourneysError as exc:
-        say(f"Inbound server not started: {exc} (set JOURNEYS_SERVE_PORT)")
+        say(f"HTTP server not started: {exc} (set JOURNEYS_SERVE_PORT)")
         return
-    say(f"Inbound server: 127.0.0.1:{bound}, reached as {settings.public_url}")
+    say(f"HTTP server: {settings.serve_host}:{bound}, reached as {settings.public_url}")
+    key, kept = dev_api_key(settings, store)
+    say(f"API: http://127.0.0.1:{bound}/v1 with the admin key {key} (kept in {kept})")
+
+
+def dev_api_key(settings: Settings, store: Store) -> tuple[str, Path]:
+    """The admin key `journeys dev` made on its first start, kept in the data dir (a new one if it was revoked)."""
+    kept = settings.data_dir / "api-key"
+    if kept.is_file():
+        key = kept.read_text(encoding="utf-8").strip()
+        if store.key_scope(key) is not None:
+            return key, kept
+    taken = {row.name for row in store.keys()}
+    names = itertools.chain(["dev"], (f"dev-{i}" for i in itertools.count(2)))
+    name = next(n for n in names if n not in taken)
+    key = store.create_key(name, "admin", by="journeys dev")
+    kept.touch(mode=0o600)
+    kept.write_text(key + "\n", encoding="utf-8")
+    return key, kept
 
 
 def _safe_url(url: str) -> str:

@@ -1,4 +1,4 @@
-"""An ASGI app served in this process while a block runs: the inbound server and the codec endpoint."""
+"""An ASGI app served in this process while a block runs: the HTTP server and the codec endpoint."""
 
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ from journeys.store.errors import (
     UnknownRun,
     VersionConflict,
 )
+from journeys.store.keys import SCOPES, KeyExists
 from journeys.store.models import (
+    ApiKeyRow,
     CustomerAuditRow,
     CustomerRow,
     DocumentRow,
@@ -33,6 +35,8 @@ from journeys.store.store import Store
 
 __all__ = [
     "ERASURE",
+    "SCOPES",
+    "ApiKeyRow",
     "CustomerAuditRow",
     "CustomerRow",
     "DocumentRow",
@@ -42,6 +46,7 @@ __all__ = [
     "JourneyReport",
     "JourneyStateRow",
     "JourneyVersionRow",
+    "KeyExists",
     "MessageCount",
     "MessageRow",
     "MessageStatus",

@@ -210,3 +210,16 @@ class JourneyStateRow(SQLModel, table=True):
     journey_id: str = Field(primary_key=True)
     paused: bool = False
     updated_at: datetime = _at()
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An HTTP API key: its name, its one scope, and only the SHA-256 of the key itself (printed once)."""
+
+    __tablename__ = "api_key"
+
+    name: str = Field(primary_key=True)
+    scope: str  # events | read | admin
+    hash: str = Field(unique=True, index=True)
+    created_at: datetime = _at()
+    created_by: str
+    revoked_at: datetime | None = _at(nullable=True)

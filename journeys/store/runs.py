@@ -265,6 +265,15 @@ class RunMethods(StoreBase):
         except IntegrityError:  # created meanwhile: now it exists, so this is an update
             self.set_paused(journey_id, paused, at)
 
+    def journeys_overview(self) -> tuple[dict[str, int], set[str]]:
+        """Live runs per journey id, and the paused journey ids: what a list of journeys shows, in two reads."""
+        with self._session() as session:
+            live = session.exec(
+                select(RunRow.journey_id, func.count()).where(RunRow.outcome == LIVE).group_by(RunRow.journey_id)
+            ).all()
+            paused = session.exec(select(JourneyStateRow.journey_id).where(JourneyStateRow.paused)).all()
+        return {journey_id: count for journey_id, count in live}, set(paused)
+
     def is_paused(self, journey_id: str) -> bool:
         with self._session() as session:
             return self._paused(session, journey_id)

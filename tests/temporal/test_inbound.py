@@ -16,7 +16,8 @@ from twilio.request_validator import RequestValidator
 from journeys import secrets
 from journeys.errors import JourneysError
 from journeys.format.customers import Profile
-from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
+from journeys.http.app import create_app, http_server
+from journeys.http.inbound import MAX_BODY_BYTES
 from journeys.runtime.temporal import TemporalUnavailable, build_worker
 from journeys.services.catalogue import publish
 from journeys.services.enrolment import enroll
@@ -416,9 +417,9 @@ async def test_healthz(offline: httpx.AsyncClient) -> None:
 async def test_inbound_server_serves_on_loopback_and_says_when_the_port_is_taken(
     settings: Settings, store: Store
 ) -> None:
-    async with inbound_server(settings, store, _unreachable, port=0) as port:
+    async with http_server(settings, store, _unreachable, port=0) as port:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert (await client.get("/healthz")).status_code == 200
         with pytest.raises(JourneysError, match=f"cannot listen on 127.0.0.1:{port}"):
-            async with inbound_server(settings, store, _unreachable, port=port):
+            async with http_server(settings, store, _unreachable, port=port):
                 pass
