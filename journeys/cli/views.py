@@ -208,7 +208,7 @@ def print_import(console: Console, errors: Console, report: Any) -> None:
 
 def print_report(console: Console, report: Any) -> None:
     versions = ", ".join(f"v{v}" for v in report.versions) or "no version enrolled yet"
-    console.print(f"[bold]{report.journey_id}[/] ({versions}): {report.runs} run(s), {report.live} live")
+    console.print(f"[bold]{report.journey}[/] ({versions}): {report.runs} run(s), {report.live} live")
     steps = Table(title="steps", title_justify="left", show_edge=False)
     for column in ("step", "arrived", "now", "left to"):
         steps.add_column(column, justify="right" if column in ("arrived", "now") else "left")
@@ -230,6 +230,40 @@ def print_report(console: Console, report: Any) -> None:
     console.print(messages)
     for goal in report.goals:
         console.print(f"goal {goal.exit_event}: {goal.runs}/{goal.total} runs ({goal.rate:.0%})")
+    _print_conversion(console, report.conversion)
+    for event, answers in report.answers.items():
+        table = Table(title=f"answers: {event}", title_justify="left", show_edge=False)
+        for column in ("answer", "count"):
+            table.add_column(column, justify="right")
+        for answer, count in answers.by_answer.items():
+            table.add_row(answer, str(count))
+        mean = "no numeric answer" if answers.mean is None else f"mean {answers.mean:.2f}"
+        table.caption, table.caption_justify = f"{answers.count} answer(s), {mean}", "left"
+        console.print(table)
+    if report.days is not None:
+        days = Table(title="by day (UTC)", title_justify="left", show_edge=False)
+        for column in ("day", "enrolled", "messages", "converted"):
+            days.add_column(column, justify="left" if column == "day" else "right")
+        for day in report.days:
+            days.add_row(day.day, str(day.enrolled), str(day.messages), str(day.converted))
+        console.print(days)
+
+
+def _print_conversion(console: Console, conversion: Any) -> None:
+    goals = ", ".join(conversion.goals) or "none: the journey has no exit_on"
+    table = Table(
+        title=f"conversion within {conversion.window} of enrolment (goals: {goals})",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("cohort", "enrolled", "converted", "rate", "lift vs holdout"):
+        table.add_column(column, justify="left" if column == "cohort" else "right")
+    for name, cohort in conversion.cohorts.items():
+        lift = "" if cohort.lift_vs_holdout is None else f"{cohort.lift_vs_holdout:+.0%}"
+        table.add_row(name, str(cohort.enrolled), str(cohort.converted), f"{cohort.rate:.0%}", lift)
+    if conversion.unsplit:
+        table.caption, table.caption_justify = f"{conversion.unsplit} run(s) not split yet (in no cohort)", "left"
+    console.print(table)
 
 
 def print_migration(console: Console, errors: Console, plan: Any) -> None:
