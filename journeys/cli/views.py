@@ -231,15 +231,15 @@ def print_report(console: Console, report: Any) -> None:
     for goal in report.goals:
         console.print(f"goal {goal.exit_event}: {goal.runs}/{goal.total} runs ({goal.rate:.0%})")
     _print_conversion(console, report.conversion)
-    for event, answers in report.answers.items():
-        table = Table(title=f"answers: {event}", title_justify="left", show_edge=False)
-        for column in ("answer", "count"):
-            table.add_column(column, justify="right")
-        for answer, count in answers.by_answer.items():
-            table.add_row(answer, str(count))
-        mean = "no numeric answer" if answers.mean is None else f"mean {answers.mean:.2f}"
-        table.caption, table.caption_justify = f"{answers.count} answer(s), {mean}", "left"
-        console.print(table)
+    if report.answers:
+        answers = Table(title="answers to voice questions", title_justify="left", show_edge=False)
+        for column in ("question", "answers", "mean", "by answer"):
+            answers.add_column(column, justify="right" if column in ("answers", "mean") else "left")
+        for event, found in report.answers.items():
+            mean = "" if found.mean is None else f"{found.mean:.2f}"
+            by_answer = ", ".join(f"{answer}: {n}" for answer, n in found.by_answer.items())
+            answers.add_row(event, str(found.count), mean, by_answer)
+        console.print(answers)
     if report.days is not None:
         days = Table(title="by day (UTC)", title_justify="left", show_edge=False)
         for column in ("day", "enrolled", "messages", "converted"):
@@ -250,20 +250,15 @@ def print_report(console: Console, report: Any) -> None:
 
 
 def _print_conversion(console: Console, conversion: Any) -> None:
-    goals = ", ".join(conversion.goals) or "none: the journey has no exit_on"
-    table = Table(
-        title=f"conversion within {conversion.window} of enrolment (goals: {goals})",
-        title_justify="left",
-        show_edge=False,
-    )
+    goals = ", ".join(conversion.goals) or "none (no exit_on)"
+    table = Table(title=f"conversion: a goal within {conversion.window}", title_justify="left", show_edge=False)
     for column in ("cohort", "enrolled", "converted", "rate", "lift vs holdout"):
         table.add_column(column, justify="left" if column == "cohort" else "right")
     for name, cohort in conversion.cohorts.items():
         lift = "" if cohort.lift_vs_holdout is None else f"{cohort.lift_vs_holdout:+.0%}"
         table.add_row(name, str(cohort.enrolled), str(cohort.converted), f"{cohort.rate:.0%}", lift)
-    if conversion.unsplit:
-        table.caption, table.caption_justify = f"{conversion.unsplit} run(s) not split yet (in no cohort)", "left"
     console.print(table)
+    console.print(f"goals: {goals}" + (f"; {conversion.unsplit} run(s) not split yet" if conversion.unsplit else ""))
 
 
 def print_migration(console: Console, errors: Console, plan: Any) -> None:
