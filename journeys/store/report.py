@@ -135,10 +135,9 @@ def journey_report(session: Session, journey_id: str, spec: ReportSpec | None = 
             .order_by(message.channel, message.status)
         )
     ]
-    versions = session.exec(
-        select(run.version).where(run.journey_id == journey_id).distinct().order_by(run.version)
-    ).scalars()
-    versions = list(versions)
+    versions = list(
+        session.exec(select(run.version).where(run.journey_id == journey_id).distinct().order_by(run.version)).scalars()
+    )
     converted = converted_at(journey_id, spec)
     return JourneyReport(
         journey=journey_id,
