@@ -257,6 +257,17 @@ class RunMethods(StoreBase):
             saved = session.get(JourneyVersionRow, (journey_id, version))
             return saved.text if saved else None
 
+    def newest_version_text(self, journey_id: str) -> str | None:
+        """The text of the journey's newest version that enrolled (None: it never enrolled anyone)."""
+        with self._session() as session:
+            query = (
+                select(JourneyVersionRow.text)
+                .where(JourneyVersionRow.journey_id == journey_id)
+                .order_by(col(JourneyVersionRow.version).desc())
+                .limit(1)
+            )
+            return session.exec(query).first()
+
     def set_paused(self, journey_id: str, paused: bool, at: datetime) -> None:
         try:
             with self._session(write=True) as session:

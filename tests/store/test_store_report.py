@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from journeys.engine.runs import Progress
+from journeys.errors import JourneysError
 from journeys.format.customers import Event, Profile
+from journeys.services.reporting import journey_report
+from journeys.settings import Settings
 from journeys.store import ReportSpec, SendReservation, Store
 from journeys.store.conversion import Answers, CohortConversion, Day
 
@@ -156,3 +160,23 @@ def test_the_report_names_the_journey_and_its_version(store: Store, version: int
     _run(store, "a", cohort=None)
     report = store.journey_report("j", ReportSpec(version=version))
     assert (report.journey, report.version, report.versions) == ("j", expected, [1])
+
+
+def test_a_journey_whose_file_is_gone_is_reported_as_its_newest_version_that_enrolled(
+    store: Store, tmp_path: Path
+) -> None:
+    old = "id: j\nname: J\nexit_on: [swapped]\nsteps:\n  - {id: a, end: null}\n"
+    store.save_version("j", 1, old, "h1", T0)
+    store.save_version(
+        "j", 2, old.replace("exit_on: [swapped]", "version: 2\nexit_on: [bought]\nconversion_window: 2d"), "h2", T0
+    )
+    _run(store, "a", cohort=None, outcome="exited")
+    _event(store, "a", "bought", T0 + D)
+    settings = Settings(data_dir=tmp_path, definitions=tmp_path)  # no journey files at all
+
+    report = journey_report(settings, store, "j")
+
+    assert (report.version, report.conversion.window, report.conversion.goals) == (2, "2d", ["bought"])
+    assert report.conversion.cohorts["all"].converted == 1
+    with pytest.raises(JourneysError, match="no journey 'k'"):
+        journey_report(settings, store, "k")
