@@ -69,22 +69,25 @@ def enroll(
 
 def report(
     journey: Annotated[str, typer.Argument(help="journey id", show_default=False)],
+    by: Annotated[
+        str | None, typer.Option("--by", help="day: enrolments, messages and conversions per UTC day", metavar="day")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Per step: how many arrived, are there now, left by each path; outcomes; messages; goal conversion."""
-    from journeys.services.catalogue import find_journey
+    """Per step: arrived, there now, left by each path; outcomes; messages; conversion per cohort; answers."""
+    from journeys.services.reporting import journey_report
     from journeys.store import Store
 
+    if by not in (None, "day"):
+        raise InputError(f"--by {by!r}: only `day` is known")
     settings = Settings()
     store = Store.open(settings.store_url)
     try:
-        result = store.journey_report(journey)
+        result = journey_report(settings, store, journey, by_day=by == "day")
     finally:
         store.close()
-    if not result.versions and not result.runs:
-        find_journey(settings, journey)  # an unknown name is an error; a known journey with no runs reports zeros
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result.model_dump(mode="json", exclude={"days"} if result.days is None else set()))
     else:
         from journeys.cli.views import print_report
 

@@ -208,7 +208,7 @@ def print_import(console: Console, errors: Console, report: Any) -> None:
 
 def print_report(console: Console, report: Any) -> None:
     versions = ", ".join(f"v{v}" for v in report.versions) or "no version enrolled yet"
-    console.print(f"[bold]{report.journey_id}[/] ({versions}): {report.runs} run(s), {report.live} live")
+    console.print(f"[bold]{report.journey}[/] ({versions}): {report.runs} run(s), {report.live} live")
     steps = Table(title="steps", title_justify="left", show_edge=False)
     for column in ("step", "arrived", "now", "left to"):
         steps.add_column(column, justify="right" if column in ("arrived", "now") else "left")
@@ -230,6 +230,35 @@ def print_report(console: Console, report: Any) -> None:
     console.print(messages)
     for goal in report.goals:
         console.print(f"goal {goal.exit_event}: {goal.runs}/{goal.total} runs ({goal.rate:.0%})")
+    _print_conversion(console, report.conversion)
+    if report.answers:
+        answers = Table(title="answers to voice questions", title_justify="left", show_edge=False)
+        for column in ("question", "answers", "mean", "by answer"):
+            answers.add_column(column, justify="right" if column in ("answers", "mean") else "left")
+        for event, found in report.answers.items():
+            mean = "" if found.mean is None else f"{found.mean:.2f}"
+            by_answer = ", ".join(f"{answer}: {n}" for answer, n in found.by_answer.items())
+            answers.add_row(event, str(found.count), mean, by_answer)
+        console.print(answers)
+    if report.days is not None:
+        days = Table(title="by day (UTC)", title_justify="left", show_edge=False)
+        for column in ("day", "enrolled", "messages", "converted"):
+            days.add_column(column, justify="left" if column == "day" else "right")
+        for day in report.days:
+            days.add_row(day.day, str(day.enrolled), str(day.messages), str(day.converted))
+        console.print(days)
+
+
+def _print_conversion(console: Console, conversion: Any) -> None:
+    goals = ", ".join(conversion.goals) or "none (no exit_on)"
+    table = Table(title=f"conversion: a goal within {conversion.window}", title_justify="left", show_edge=False)
+    for column in ("cohort", "enrolled", "converted", "rate", "lift vs holdout"):
+        table.add_column(column, justify="left" if column == "cohort" else "right")
+    for name, cohort in conversion.cohorts.items():
+        lift = "" if cohort.lift_vs_holdout is None else f"{cohort.lift_vs_holdout:+.0%}"
+        table.add_row(name, str(cohort.enrolled), str(cohort.converted), f"{cohort.rate:.0%}", lift)
+    console.print(table)
+    console.print(f"goals: {goals}" + (f"; {conversion.unsplit} run(s) not split yet" if conversion.unsplit else ""))
 
 
 def print_migration(console: Console, errors: Console, plan: Any) -> None:
