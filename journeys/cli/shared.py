@@ -38,14 +38,23 @@ def run(coro_factory: Any) -> Any:
         raise typer.Exit(130) from None
 
 
-async def runtime(body: Any) -> Any:
-    """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`."""
+async def runtime(body: Any, *, temporal: bool = True) -> Any:
+    """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`.
+
+    `temporal=False`: a command that does its part without Temporal (it records, and says what is pending)
+    gets None for the client when nothing answers."""
+    from journeys.errors import TemporalUnavailable
     from journeys.runtime.temporal import connect, quiet_runtime
     from journeys.store import Store
 
     quiet_runtime()
     settings = Settings()
-    client = await connect(settings)
+    try:
+        client = await connect(settings)
+    except TemporalUnavailable:
+        if temporal:
+            raise
+        client = None
     store = Store.open(settings.store_url)
     try:
         return await body(client, store, settings)

@@ -39,7 +39,7 @@ def signal(
     async def body(client: Any, store: Any, settings: Settings) -> Any:
         return await delivery.signal(client, store, settings, customer, event, values, event_id, journey)
 
-    result = run(lambda: runtime(body))
+    result = run(lambda: runtime(body, temporal=False))
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

@@ -124,6 +124,13 @@ def print_signal(console: Console, result: Any) -> None:
         console.print(f"event {result.event_id} was already recorded: nothing to do (duplicate)", highlight=False)
         return
     console.print(f"recorded {result.event} for {result.customer} (id {result.event_id})", highlight=False)
+    if not result.delivered:
+        console.print(
+            "recorded, delivery pending: Temporal did not answer; journeys delivers it to the customer's runs "
+            "once it does (a worker must be running)",
+            highlight=False,
+        )
+        return
     if not result.runs:
         console.print("no live run took it; no journey is triggered by it")
     for run in result.runs:

@@ -34,7 +34,6 @@ from twilio.request_validator import RequestValidator
 
 from journeys import secrets
 from journeys.errors import JourneysError
-from journeys.format.customers import Event
 from journeys.runtime.logs import get_logger
 from journeys.services import delivery
 from journeys.settings import Settings
@@ -80,24 +79,27 @@ class Inbound:
                 self._client = await self._client_factory()
         return self._client
 
-    async def emit(self, customer_id: str, name: str, data: dict[str, Any], event_id: str) -> None:
-        """Record the event and deliver it to the customer's live runs; without Temporal, only record it."""
+    async def client_or_none(self) -> Client | None:
+        """The client, or None while Temporal cannot be reached: events are then recorded and owed."""
         try:
-            client = await self.client()
+            return await self.client()
         except (JourneysError, RuntimeError, OSError):
-            event = Event(id=event_id, name=name, data=data, at=_now())
-            await asyncio.to_thread(self.store.record_event, customer_id, event, source="provider")
-            log.warning("event.recorded", customer=customer_id, name=name, event_id=event_id, delivered=False)
-            return
+            return None
+
+    async def emit(self, customer_id: str, name: str, data: dict[str, Any], event_id: str) -> None:
+        """Record the event and deliver it to the customer's live runs; without Temporal it is recorded and
+        owed, and the deliverer that runs with the worker delivers it once Temporal answers."""
+        client = await self.client_or_none()
         result = await delivery.signal(
             client, self.store, self.settings, customer_id, name, data, event_id, source="provider"
         )
         log.info(
-            "event.delivered",
+            "event.delivered" if result.delivered else "event.recorded",
             customer=customer_id,
             name=name,
             event_id=event_id,
             duplicate=result.duplicate,
+            delivered=result.delivered,
             runs={r.journey: r.effect for r in result.runs},
         )
 

@@ -1,11 +1,13 @@
-"""Event delivery: an event recorded, taken in at once by every live run of the customer (a workflow update
-per run, asked again while the server is busy), and starting the journeys it triggers."""
+"""Event delivery: an event recorded, then taken in at once by every live run of the customer (a workflow
+update per run, asked again while the server is busy) and starting the journeys it triggers; what Temporal did
+not take in stays owed in the store, and the deliverer that runs with the worker finishes it."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,11 +23,13 @@ from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.services.catalogue import definitions, publish
 from journeys.services.enrolment import JourneyPaused, enroll
-from journeys.services.shared import NeverStarted, RunEffect, once_started, utc_now
+from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
 from journeys.settings import Settings
-from journeys.store import Store, StoreUnavailable
+from journeys.store import PendingEvent, Store, StoreUnavailable
+from journeys.store.base import utc
 
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
+GRACE = timedelta(seconds=2)  # an event owed for less is still being delivered by whoever recorded it
 
 
 class SignalResult(BaseModel):
@@ -33,11 +37,16 @@ class SignalResult(BaseModel):
     customer: str
     event: str
     duplicate: bool
+    delivered: bool = True  # False: recorded, and journeys delivers it once Temporal answers (no one sends it again)
     runs: list[RunEffect] = Field(default_factory=list)
 
 
+class DeliveryPending(JourneysError):
+    """Temporal did not take the event in: it is recorded, and owed to the runs (the deliverer finishes it)."""
+
+
 async def signal(
-    client: Client,
+    client: Client | None,
     store: Store,
     settings: Settings,
     customer_id: str,
@@ -47,42 +56,119 @@ async def signal(
     journey_id: str | None = None,
     *,
     source: str = "cli",
+    at: datetime | None = None,
 ) -> SignalResult:
-    """Record the event, deliver it to every live run at once, start journeys it triggers.
+    """Record the event, then deliver it to every live run at once and start the journeys it triggers.
 
-    Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals). A
-    paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
-    door the event came in by (cli, api, provider, import), kept on the timeline."""
-    event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=utc_now())
+    Recording comes first and is the promise: from then on the event is owed to the runs until every live
+    run it concerns has taken it in (the store keeps it pending). With Temporal answering (`client`), this
+    returns once every live run has taken the event in (workflow updates, not fire-and-forget signals);
+    without (`client` None, or Temporal failing meanwhile), it returns `delivered: false` and the deliverer
+    that runs with the worker finishes the delivery when Temporal answers again (`deliver_pending`). A paused
+    journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
+    door the event came in by (cli, api, provider, import), kept on the timeline; `at`, when it happened."""
+    event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=at or utc_now())
     try:
-        recorded = await asyncio.to_thread(store.record_event, customer_id, event, source=source)
+        recorded = await asyncio.to_thread(
+            store.record_event, customer_id, event, source=source, only_journey=journey_id
+        )
     except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
         raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
-    result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)
-    # A duplicate is delivered again: runs take an event id once, and this is how a delivery that an outage
-    # interrupted is finished (run the same command again with the same --id).
-    live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
-    result.runs = list(await asyncio.gather(*(deliver(client, run.workflow_id, run.journey_id, event) for run in live)))
-    if not recorded:
+    result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded, delivered=False)
+    if client is None:
         return result
-    for path, journey in definitions(settings).items():
-        if journey.entry.trigger != name or (journey_id and journey.id != journey_id):
-            continue
-        if any(r.journey == journey.id for r in result.runs):
-            continue
-        try:
-            (enrolment,) = await enroll(client, store, settings, publish(path), [customer_id], trigger=event)
-        except JourneyPaused:  # the event is recorded and delivered all the same: only this journey waits
-            reason = f"journey paused: it enrols no one until journeys resume {journey.id}"
-            result.runs.append(RunEffect(journey=journey.id, workflow_id="", effect="skipped", reason=reason))
-            continue
-        effect = "started" if enrolment.status == "started" else "skipped"
-        result.runs.append(
-            RunEffect(
-                journey=journey.id, workflow_id=enrolment.workflow_id or "", effect=effect, reason=enrolment.reason
-            )
-        )
+    try:
+        result.runs = await take_in(client, store, settings, customer_id, until=event.id, journey_id=journey_id)
+    except DeliveryPending:
+        return result
+    result.delivered = True
     return result
+
+
+async def take_in(
+    client: Client, store: Store, settings: Settings, customer_id: str, *, until: str, journey_id: str | None
+) -> list[RunEffect]:
+    """Deliver what the customer is owed, oldest first, up to and including event `until`, and return what
+    `until` did to each run. One customer's events reach their runs in the order they were recorded: an event
+    left pending by an outage goes before a newer one. `until` recorded before (a duplicate id) and delivered
+    since is delivered again to the live runs, which take an event id once: this is how a delivery cut short
+    is finished by hand (the same command, the same id)."""
+    owed = await asyncio.to_thread(store.pending_of, customer_id)
+    position = next((i for i, e in enumerate(owed) if e.id == until), None)
+    if position is None:  # delivered before: to the live runs again, triggering nothing
+        event = await asyncio.to_thread(store.event, until)
+        if event is None:  # erased meanwhile
+            return []
+        live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
+        return list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, event) for r in live)))
+    effects: list[RunEffect] = []
+    for pending in owed[: position + 1]:
+        effects = await _deliver_owed(client, store, settings, pending)
+        await asyncio.to_thread(store.mark_delivered, [pending.id])
+    return effects
+
+
+async def deliver_pending(client: Client, store: Store, settings: Settings, grace: timedelta = GRACE) -> int:
+    """One pass of the deliverer: every event owed for longer than `grace` (younger ones are being delivered
+    by whoever recorded them), customer by customer in the order recorded, customers side by side. Returns
+    how many it delivered; an event Temporal does not take stays owed for the next pass."""
+    owed = await asyncio.to_thread(store.pending_events, utc_now() - grace)
+    by_customer: dict[str, list[PendingEvent]] = {}
+    for event in owed:
+        by_customer.setdefault(event.customer_id, []).append(event)
+    gate = asyncio.Semaphore(PARALLEL)
+    delivered = 0
+
+    async def one(events: list[PendingEvent]) -> None:
+        nonlocal delivered
+        async with gate:
+            for event in events:
+                await _deliver_owed(client, store, settings, event)
+                await asyncio.to_thread(store.mark_delivered, [event.id])
+                delivered += 1
+
+    outcomes = await asyncio.gather(*(one(events) for events in by_customer.values()), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures and not delivered:
+        raise failures[0]
+    return delivered
+
+
+async def _deliver_owed(client: Client, store: Store, settings: Settings, event: PendingEvent) -> list[RunEffect]:
+    """One owed event to the customer's live runs (or its journey's), then the journeys it triggers."""
+    plain = Event(id=event.id, name=event.name, data=event.data, at=event.at)
+    live = await asyncio.to_thread(store.live_runs, event.customer_id, event.only_journey)
+    # a run registered after the event was recorded read it in its snapshot: it is not owed the event
+    owed_to = [r for r in live if utc(r.started_at) <= event.recorded_at]
+    effects = list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, plain) for r in owed_to)))
+    for path, journey in definitions(settings).items():
+        if journey.entry.trigger != event.name or (event.only_journey and journey.id != event.only_journey):
+            continue
+        if any(r.journey_id == journey.id for r in live) or any(e.journey == journey.id for e in effects):
+            continue
+        if await asyncio.to_thread(_triggered_since, store, event, journey.id):
+            continue  # this event (or a later one) enrolled them already: a delivery cut short, finished now
+        effects.append(await _trigger(client, store, settings, path, journey.id, event.customer_id, plain))
+    return effects
+
+
+def _triggered_since(store: Store, event: PendingEvent, journey_id: str) -> bool:
+    return any(utc(r.started_at) >= event.recorded_at for r in store.runs_of(event.customer_id, journey_id))
+
+
+async def _trigger(
+    client: Client, store: Store, settings: Settings, path: Path, journey_id: str, customer_id: str, event: Event
+) -> RunEffect:
+    try:
+        (enrolment,) = await enroll(client, store, settings, publish(path), [customer_id], trigger=event)
+    except JourneyPaused:  # the event is recorded and delivered all the same: only this journey waits
+        reason = f"journey paused: it enrols no one until journeys resume {journey_id}"
+        return RunEffect(journey=journey_id, workflow_id="", effect="skipped", reason=reason)
+    except RPCError as exc:
+        raise DeliveryPending(f"Temporal did not start {journey_id} for {customer_id}: {exc.status}") from None
+    effect = "started" if enrolment.status == "started" else "skipped"
+    wid = enrolment.workflow_id or ""
+    return RunEffect(journey=journey_id, workflow_id=wid, effect=effect, reason=enrolment.reason)
 
 
 async def deliver(client: Client, wid: str, journey_id: str, event: Event) -> RunEffect:
@@ -112,7 +198,7 @@ async def deliver(client: Client, wid: str, journey_id: str, event: Event) -> Ru
             if task is not None and task.cancelling():  # our own cancellation (Ctrl-C), not the server's deadline
                 raise
             if loop.time() > deadline:
-                raise JourneysError(
+                raise DeliveryPending(
                     f"Temporal did not take event {event.id} to {wid} within {DELIVER_PATIENCE.total_seconds():g} s; "
                     f"the event is recorded: run the same command again with --id {event.id} to deliver it"
                 ) from None
@@ -120,7 +206,7 @@ async def deliver(client: Client, wid: str, journey_id: str, event: Event) -> Ru
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
                 return ignored("run is no longer live")
-            raise JourneysError(
+            raise DeliveryPending(
                 f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
                 f"the event is recorded: run the same command again with --id {event.id} to deliver it"
             ) from None

@@ -29,6 +29,7 @@ from journeys.store.models import (
     RunRow,
     StepLogRow,
 )
+from journeys.store.pending import PendingEvent
 from journeys.store.records import MessageStatus, Reservation, SendReservation, UpsertCounts
 from journeys.store.report import (
     GoalConversion,
@@ -59,6 +60,7 @@ __all__ = [
     "MessageRow",
     "MessageStatus",
     "OutcomeCount",
+    "PendingEvent",
     "ReportSpec",
     "Reservation",
     "RunAuditRow",

@@ -175,9 +175,18 @@ class CustomerMethods(StoreBase):
             session.flush()
         return audit
 
-    def record_event(self, customer_id: str, event: Event, at: datetime | None = None, *, source: str = "cli") -> bool:
+    def record_event(
+        self,
+        customer_id: str,
+        event: Event,
+        at: datetime | None = None,
+        *,
+        source: str = "cli",
+        only_journey: str | None = None,
+    ) -> bool:
         """Put an event on the customer's timeline, with the door it came in by (`source`: cli, api, provider,
-        import); False when its id was recorded before.
+        import); False when its id was recorded before. It is pending until `mark_delivered`: journeys owes its
+        delivery to the customer's live runs (or `only_journey`'s) from then on (see `PendingMethods`).
 
         A `document_uploaded` event with a `kind` also records the document, and an `opted_out` / `opted_in`
         event whose data has `channel` (a channel or `all`) sets that consent, in the same transaction: every door
@@ -196,6 +205,7 @@ class CustomerMethods(StoreBase):
                         at=event.at,
                         recorded_at=at or utc_now(),
                         source=source,
+                        only_journey=only_journey,
                     )
                 )
                 kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -67,6 +67,14 @@ class EventRow(SQLModel, table=True):
     """One event on a customer's timeline; its id is globally unique, so recording it twice is a no-op."""
 
     __tablename__ = "event"
+    __table_args__ = (
+        Index(
+            "ix_event_pending",
+            "recorded_at",
+            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL"),
+        ),
+    )
 
     id: str = Field(primary_key=True)
     customer_id: str = Field(index=True)
@@ -75,6 +83,9 @@ class EventRow(SQLModel, table=True):
     at: datetime = _at()
     recorded_at: datetime = _at()
     source: str | None = None  # the door it came in by: cli | api | provider | import (None: before sources were kept)
+    # when every live run it concerns had taken it in; None: journeys still owes the delivery (see store.pending)
+    delivered_at: datetime | None = _at(nullable=True)
+    only_journey: str | None = None  # meant for this journey's runs alone (`signal --journey`)
 
 
 class DocumentRow(SQLModel, table=True):

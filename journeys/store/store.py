@@ -1,11 +1,11 @@
 """`Store`: customers, their events and documents, messages (outbox and cap ledger), runs, versions, pauses,
-the customer audit trail, erasure, API keys.
+the customer audit trail, erasure, API keys, events owed to runs.
 
 Synchronous on purpose: Temporal runs sync activities in a thread pool, and the CLI is sync. Every method is
 one short transaction. Writes that read first (a send reservation, an event with its document, a profile
 update) lock the customer first, so concurrent workers serialise per customer: `SELECT ... FOR UPDATE` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends`, `runs`,
-`audit`, `erasure` and `keys`.
+`audit`, `erasure`, `keys` and `pending`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from journeys.store.engine import make_engine, migrate
 from journeys.store.erasure import ErasureMethods
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
 from journeys.store.keys import KeyMethods
+from journeys.store.pending import PendingMethods
 from journeys.store.records import Refusal, Registration
 from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
 
 
-class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, ErasureMethods, KeyMethods):
+class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, ErasureMethods, KeyMethods, PendingMethods):
     """The journeys database. Open with `Store.open(url)`; safe to share between threads."""
 
     @classmethod
