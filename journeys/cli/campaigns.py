@@ -111,15 +111,17 @@ def migrate(
     ],
     map_: Annotated[list[str] | None, typer.Option("--map", help="OLD=NEW step mapping (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would move, change nothing")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER; kept in each run's audit trail)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
 ) -> None:
-    """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped."""
+    """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped.
+    Each run moved keeps who, when, from and to in its audit trail."""
     from journeys.services import control
 
     mapping = _mapping(map_)
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await control.migrate(client, store, settings, journey, to_version, mapping, dry_run)
+        return await control.migrate(client, store, settings, journey, to_version, mapping, dry_run, by)
 
     plan = run(lambda: runtime(body))
     if as_json:

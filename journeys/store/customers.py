@@ -221,13 +221,18 @@ class CustomerMethods(StoreBase):
 
     def events_of(self, customer_id: str) -> list[Event]:
         """The customer's timeline, oldest first."""
+        return [Event(id=r.id, name=r.name, data=r.data, at=utc(r.at)) for r in self.event_rows_of(customer_id)]
+
+    def event_rows_of(self, customer_id: str) -> list[EventRow]:
+        """The customer's timeline as recorded, each event with when it was recorded and its `source`, oldest first."""
         with self._session() as session:
-            rows = session.exec(
-                select(EventRow)
-                .where(EventRow.customer_id == customer_id)
-                .order_by(col(EventRow.at), col(EventRow.recorded_at), col(EventRow.id))
-            ).all()
-        return [Event(id=r.id, name=r.name, data=r.data, at=utc(r.at)) for r in rows]
+            return list(
+                session.exec(
+                    select(EventRow)
+                    .where(EventRow.customer_id == customer_id)
+                    .order_by(col(EventRow.at), col(EventRow.recorded_at), col(EventRow.id))
+                )
+            )
 
 
 def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
