@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import sys
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -26,8 +27,12 @@ def one_line(text: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    """`data` as indented JSON on stdout (text in any script kept as it is)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """`data` as indented JSON on stdout (text in any script kept as it is, times in ISO 8601)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def run(coro_factory: Any) -> Any:

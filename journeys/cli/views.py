@@ -156,9 +156,11 @@ def print_status(console: Console, status: dict[str, Any], *, text: bool = False
         console.print("no runs")
     for run in status["runs"]:
         _print_run(console, run, text)
+    if status.get("audit"):
+        console.print("audit of the customer:")
     for entry in status.get("audit", []):
         counts = ", ".join(f"{k} {v}" for k, v in entry["details"].items())
-        line = f"{_when(entry['at'])}: {entry['action']} by {entry['by']}: {entry['reason'] or '-'}"
+        line = f"  {_when(entry['at'])}: {entry['action']} by {entry['by']}: {entry['reason'] or '-'}"
         console.print(line + (f" ({counts})" if counts else ""), highlight=False, markup=False)
 
 
@@ -194,9 +196,10 @@ def _print_run(console: Console, run: dict[str, Any], text: bool) -> None:
         until = f" until {_when(run['until'])}" if run["until"] else ""
         recorded = " [dim](last recorded)[/]" if run.get("state_from") == "store" else ""
         console.print(f"  at step [bold]{run['current_step']}[/], waiting for {waiting}{until}{recorded}")
-    rows: list[tuple[Any, int, str, Text]] = []  # at, order among equal times, step, what
-    for s in run.get("steps", []):
-        rows.append((s["at"], 0, s["step"], Text("arrived", style="dim")))
+    steps = run.get("steps", [])
+    rows: list[tuple[Any, float, str, Text]] = []  # at, order among equal times, step, what
+    for i, s in enumerate(steps):
+        rows.append((s["at"], i, s["step"], Text("arrived", style="dim")))
     for m in run["messages"]:
         what = Text.assemble(
             (m["channel"], "bold"), f" → {m['to'] or '-'} ", (m["status"], _SEND_STYLE.get(m["status"], ""))
@@ -209,9 +212,13 @@ def _print_run(console: Console, run: dict[str, Any], text: bool) -> None:
                     what.append("\n" + part.strip())
         elif m.get("subject") or m.get("body"):
             what.append(": " + _short(m.get("subject") or m.get("body"), 50))
-        rows.append((m["at"], 1, m["step"], what))
+        arrival = max(
+            (i for i, s in enumerate(steps) if s["step"] == m["step"] and _instant(s["at"]) <= _instant(m["at"])),
+            default=-1,
+        )
+        rows.append((m["at"], arrival + 0.5, m["step"], what))  # right after the arrival at its step
     for a in run.get("audit", []):
-        rows.append((a["at"], 2, "", Text(_audit_line(a))))
+        rows.append((a["at"], len(steps), "", Text(_audit_line(a))))
     if rows:
         table = Table(show_edge=False, box=None, padding=(0, 2))
         for column in ("at", "step", "what"):
