@@ -90,6 +90,7 @@ async def test_cancelling_a_run_an_interrupted_enrolment_left_unstarted_ends_it_
     assert [(r.workflow_id, r.effect) for r in (await cancel(client, store, "c3", None, "duplicate signup")).runs] == [(wid, "cancelled")]
     (run,) = store.runs_of("c3")
     assert run.outcome == "cancelled"
+    assert [(a.kind, a.reason) for a in store.audits_of(wid)] == [("cancel", "duplicate signup")]
 
     (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c3"])
     assert enrolment.workflow_id != wid  # the cancelled run is never started (re_entry decides about a new one)

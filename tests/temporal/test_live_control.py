@@ -202,22 +202,28 @@ async def test_editing_the_yaml_never_changes_a_live_run_only_new_enrolments(
     assert [r.version for r in store.runs_of("early")] == [1] and [r.version for r in store.runs_of("late")] == [2]
 
 
+async def enrolled(client: Client, store: Store, settings: Settings, profile: Profile) -> str:
+    """The customer in the store and in modem-swap, its run settled at its first wait; the run's id."""
+    store.upsert_customers([profile])
+    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), [profile.id])
+    await settle(client, enrolment.workflow_id)
+    return enrolment.workflow_id
+
+
 async def test_cancel_keeps_who_when_and_why_and_status_tells_the_whole_story(
     client: Client, store: Store, settings: Settings
 ) -> None:
-    store.upsert_customers([awake("c5")])  # no quiet hours hold the invitation
-    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c5"])
-    await settle(client, enrolment.workflow_id)
+    wid = await enrolled(client, store, settings, awake("c5"))  # no quiet hours hold the invitation
     await signal(client, store, settings, "c5", "registered", {"via": "phone"}, "reg-1")
     await signal(client, store, settings, "c5", "replied", {"text": "yes"}, "sms-1", source="provider")
     store.change_consent("c5", "sms", "opted_out", by="agent-7", reason="asked by phone")
-    await settle(client, enrolment.workflow_id)
+    await settle(client, wid)
 
     cancelled = await cancel(client, store, "c5", "modem-swap", "moved abroad", "agent-7")
 
-    assert [(r.workflow_id, r.effect) for r in cancelled.runs] == [(enrolment.workflow_id, "cancelled")]
+    assert [(r.workflow_id, r.effect) for r in cancelled.runs] == [(wid, "cancelled")]
     assert (cancelled.by, cancelled.reason) == ("agent-7", "moved abroad")
-    await client.get_workflow_handle(enrolment.workflow_id).result()
+    await client.get_workflow_handle(wid).result()
     story = await customer_status(client, store, "c5")
     assert story["live"] is True
     assert story["consent"] == {"email": True, "sms": False, "voice": True, "webhook": True}
@@ -226,7 +232,7 @@ async def test_cancel_keeps_who_when_and_why_and_status_tells_the_whole_story(
         ("sms-1", "replied", "provider", {"text": "yes"}),
     ]
     (run,) = story["runs"]
-    assert (run["workflow_id"], run["outcome"], run["version"]) == (enrolment.workflow_id, "cancelled", 3)
+    assert (run["workflow_id"], run["outcome"], run["version"]) == (wid, "cancelled", 3)
     assert [s["step"] for s in run["steps"]][:3] == ["invite", "await_registration", "await_delivery"]
     assert all(s["at"] >= run["started_at"] for s in run["steps"])
     (message,) = run["messages"]
@@ -244,35 +250,30 @@ async def test_cancel_keeps_who_when_and_why_and_status_tells_the_whole_story(
 
 
 async def test_cancel_records_nothing_when_no_run_was_live(client: Client, store: Store, settings: Settings) -> None:
-    store.upsert_customers([customer("c6")])
-    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c6"])
-    await settle(client, enrolment.workflow_id)
+    wid = await enrolled(client, store, settings, customer("c6"))
     await signal(client, store, settings, "c6", "swapped", {})
-    await client.get_workflow_handle(enrolment.workflow_id).result()
+    await client.get_workflow_handle(wid).result()
 
     cancelled = await cancel(client, store, "c6", None, "too late", "agent-7")
 
-    assert cancelled.runs == [] and store.audits_of(enrolment.workflow_id) == []
+    assert cancelled.runs == [] and store.audits_of(wid) == []
 
 
 async def test_cancel_without_a_reason_is_refused_and_ends_nothing(
     client: Client, store: Store, settings: Settings
 ) -> None:
-    store.upsert_customers([customer("c7")])
-    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c7"])
+    wid = await enrolled(client, store, settings, customer("c7"))
     with pytest.raises(JourneysError, match="--reason is required"):
         await cancel(client, store, "c7", None, "  ", "agent-7")
-    assert (await settle(client, enrolment.workflow_id)).outcome == "running"
+    assert (await settle(client, wid)).outcome == "running"
 
 
 async def test_status_without_temporal_tells_what_the_store_last_recorded(
     client: Client, store: Store, settings: Settings
 ) -> None:
-    store.upsert_customers([awake("c8")])  # no quiet hours hold the invitation
-    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c8"])
-    await settle(client, enrolment.workflow_id)
+    wid = await enrolled(client, store, settings, awake("c8"))  # no quiet hours hold the invitation
     await signal(client, store, settings, "c8", "registered", {}, "reg-8")
-    await settle(client, enrolment.workflow_id)
+    await settle(client, wid)
     live = await customer_status(client, store, "c8")
 
     alone = await customer_status(None, store, "c8")
