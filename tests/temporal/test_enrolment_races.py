@@ -87,7 +87,8 @@ async def test_cancelling_a_run_an_interrupted_enrolment_left_unstarted_ends_it_
     monkeypatch.setattr(shared, "UNSTARTED_PATIENCE", shared.timedelta(seconds=0.5))
     store.upsert_customers([awake("c3")])
     wid, _ = register(store, "c3")
-    assert [(r.workflow_id, r.effect) for r in (await cancel(client, store, "c3", None, "duplicate signup")).runs] == [(wid, "cancelled")]
+    cancelled = await cancel(client, store, "c3", None, "duplicate signup")
+    assert [(r.workflow_id, r.effect) for r in cancelled.runs] == [(wid, "cancelled")]
     (run,) = store.runs_of("c3")
     assert run.outcome == "cancelled"
     assert [(a.kind, a.reason) for a in store.audits_of(wid)] == [("cancel", "duplicate signup")]
