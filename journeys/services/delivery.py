@@ -54,11 +54,30 @@ async def signal(
     paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
     door the event came in by (cli, api, provider, import), kept on the timeline."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=utc_now())
+    recorded = await record(store, customer_id, event, source)
+    return await take_effect(client, store, settings, customer_id, event, recorded, journey_id)
+
+
+async def record(store: Store, customer_id: str, event: Event, source: str) -> bool:
+    """Put the event on the customer's timeline; False when its id was recorded before."""
     try:
-        recorded = await asyncio.to_thread(store.record_event, customer_id, event, source=source)
+        return await asyncio.to_thread(store.record_event, customer_id, event, source=source)
     except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
         raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
-    result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)
+
+
+async def take_effect(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    customer_id: str,
+    event: Event,
+    recorded: bool,
+    journey_id: str | None = None,
+) -> SignalResult:
+    """What a recorded event does: every live run of the customer (or of `journey_id`) takes it in, and, the
+    first time it is recorded, it starts the journeys whose `entry.trigger` it is."""
+    result = SignalResult(event_id=event.id, customer=customer_id, event=event.name, duplicate=not recorded)
     # A duplicate is delivered again: runs take an event id once, and this is how a delivery that an outage
     # interrupted is finished (run the same command again with the same --id).
     live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
@@ -66,7 +85,7 @@ async def signal(
     if not recorded:
         return result
     for path, journey in definitions(settings).items():
-        if journey.entry.trigger != name or (journey_id and journey.id != journey_id):
+        if journey.entry.trigger != event.name or (journey_id and journey.id != journey_id):
             continue
         if any(r.journey == journey.id for r in result.runs):
             continue
