@@ -28,6 +28,16 @@ from journeys.store import Store, StoreUnavailable
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
 
 
+class NotDelivered(JourneysError):
+    """Temporal did not take a recorded event in; the same event id again finishes the delivery."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"{reason}; the event is recorded: run the same command again with --id {event_id} to deliver it"
+        )
+
+
 class SignalResult(BaseModel):
     event_id: str
     customer: str
@@ -131,18 +141,16 @@ async def deliver(client: Client, wid: str, journey_id: str, event: Event) -> Ru
             if task is not None and task.cancelling():  # our own cancellation (Ctrl-C), not the server's deadline
                 raise
             if loop.time() > deadline:
-                raise JourneysError(
-                    f"Temporal did not take event {event.id} to {wid} within {DELIVER_PATIENCE.total_seconds():g} s; "
-                    f"the event is recorded: run the same command again with --id {event.id} to deliver it"
+                patience = DELIVER_PATIENCE.total_seconds()
+                raise NotDelivered(
+                    event.id, f"Temporal did not take event {event.id} to {wid} within {patience:g} s"
                 ) from None
             continue
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
                 return ignored("run is no longer live")
-            raise JourneysError(
-                f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
-                f"the event is recorded: run the same command again with --id {event.id} to deliver it"
-            ) from None
+            status = exc.status.name if exc.status else "error"
+            raise NotDelivered(event.id, f"Temporal did not take event {event.id} to {wid} ({status})") from None
         except WorkflowUpdateFailedError:
             return ignored("run is no longer live")
         return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from temporalio.exceptions import TemporalError
 from journeys.engine.interpreter import Event
 from journeys.errors import InputError, JourneysError
 from journeys.services.catalogue import find_journey
-from journeys.services.delivery import SignalResult, record, take_effect
+from journeys.services.delivery import NotDelivered, SignalResult, record, take_effect
 from journeys.services.import_file import (
     Bad,
     Columns,
@@ -182,9 +182,10 @@ class _Importer:
                 self.client, self.store, self.settings, line.customer, event, recorded, self.journey_id
             )
         except (JourneysError, TemporalError) as exc:
+            reason = exc.reason if isinstance(exc, NotDelivered) else str(exc) or type(exc).__name__
             self._fail(
-                f"{where}: recorded as event {event.id} but not delivered ({str(exc) or type(exc).__name__}): "
-                "run the same import again to deliver it"
+                f"{where}: recorded as event {event.id} but not delivered ({reason}): "
+                "run the same import again to deliver it (its id makes that safe)"
             )
             return
         self._count(result)

@@ -60,7 +60,8 @@ def test_bad_csv_lines_are_named_by_line_and_field_and_the_good_ones_kept(tmp_pa
         f"{path}:4: event: missing",
         f"{path}:5: at: no offset: write it as 2026-11-23T08:00:00+03:30 (or Z for UTC)",
         f"{path}:6: at: not an ISO 8601 date-time: 'yesterday'",
-        f"{path}:7: data: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+        f"{path}:7: data: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2"
+        " (char 1))",
         f'{path}:8: data: expected a JSON object such as {{"ref": "R-1"}}, got a list',
         f"{path}:9: data.n: not a finite number",
         f"{path}:10: row has 6 values but the header has 5 columns",
@@ -95,7 +96,9 @@ def test_bad_json_lines_are_named_by_line_and_the_good_ones_kept(tmp_path: Path)
 def test_a_line_without_id_gets_the_same_id_from_the_same_content_in_csv_and_json_lines(tmp_path: Path) -> None:
     csv_path = write(tmp_path, CSV_HEADER + 'c1,paid,,2026-11-23T08:00:00+03:30,"{""amount"": 30}"\n', "e.csv")
     jsonl_path = write(
-        tmp_path, '{"customer": "c1", "event": "paid", "at": "2026-11-23T04:30:00Z", "data": {"amount": 30}}\n', "e.jsonl"
+        tmp_path,
+        '{"customer": "c1", "event": "paid", "at": "2026-11-23T04:30:00Z", "data": {"amount": 30}}\n',
+        "e.jsonl",
     )
     other_time = write(tmp_path, CSV_HEADER + 'c1,paid,,2026-11-23T08:00:01+03:30,"{""amount"": 30}"\n', "f.csv")
 
