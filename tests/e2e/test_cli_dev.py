@@ -3,6 +3,7 @@ the support commands in others, as a person would type them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -46,6 +47,20 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert run["current_step"] == "await_delivery" and run["waiting_for"] == ["delivered"]
     assert [m["step"] for m in run["messages"]] == ["invite"] or run["messages"] == []  # quiet hours may hold it
     assert dev.json("status", "c2")["runs"][0]["outcome"] == "exited"
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"customer": "c1", "event": "delivered", "data": {"courier": "post"}}\n{"customer": "nobody", "event": "x"}\n',
+        encoding="utf-8",
+    )
+    bulk = dev.run("events", "import", str(events), "--json")
+    report = json.loads(bulk.stdout)
+    assert bulk.returncode == 1  # a bad line: reported by its number, the good one taken
+    assert (report["recorded"], report["rejected"], report["effects"]["advanced"]) == (1, 1, 1)
+    assert report["problems"] == [f"{events}:2: customer: no customer 'nobody' in the store"]
+    again = json.loads(dev.run("events", "import", str(events), "--json").stdout)
+    assert (again["recorded"], again["duplicates"]) == (0, 1)  # the same file again changes nothing
+    until(lambda: dev.json("status", "c1")["runs"][0]["current_step"] != "await_delivery", 10, "delivered taken")
 
     cancelled = dev.json("cancel", "c1")
     assert [r["effect"] for r in cancelled["runs"]] == ["cancelled"]
