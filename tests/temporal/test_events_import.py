@@ -19,6 +19,7 @@ from journeys.services.events_import import import_events
 from journeys.settings import Settings
 from journeys.store import EventRow, Store
 from tests.support.importing import write
+from tests.support.journey_files import FOLLOWUP
 from tests.support.temporal import cuttable
 
 SWAP = """
@@ -31,15 +32,13 @@ steps:
   - {id: done, end: delivered}
 """
 
-FOLLOWUP = """
-id: followup
-name: Complaint follow-up
-entry: {trigger: complaint_filed}
-re_entry: always
-steps:
-  - {id: acknowledge, send: sms, message: {text: "We have your complaint {{ event.data.ref }}"}}
-  - {id: await_resolution, wait_for: complaint_resolved, timeout: 2d}
-"""
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The import on both stores: the test's SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return settings
+    return settings.model_copy(update={"database_url": request.getfixturevalue("postgres_url")})
 
 
 @pytest.fixture
