@@ -25,7 +25,7 @@ from temporalio.exceptions import TemporalError
 
 from journeys.engine.interpreter import Event
 from journeys.errors import InputError, JourneysError
-from journeys.services.catalogue import find_journey
+from journeys.services.catalogue import find_journey, publish
 from journeys.services.delivery import NotDelivered, SignalResult, record, take_effect
 from journeys.services.import_file import (
     Bad,
@@ -118,8 +118,8 @@ async def import_events(
 ) -> EventsReport:
     """Record every good line's event and give it the effect of `signal`: delivered to the customer's live runs
     (only `journey_id`'s when given), starting the journeys it triggers. Events come in with source `import`."""
-    if journey_id is not None:
-        find_journey(settings, journey_id)  # an unknown journey is a mistake, told before anything is done
+    if journey_id is not None:  # an unknown journey is a mistake, told before anything is done; a file name is its id
+        journey_id = publish(find_journey(settings, journey_id)).journey.id
     report, lines = read_events(path)
     known = await asyncio.to_thread(store.known_customers, {line.customer for line in lines})
     chains: dict[str, list[Line]] = {}
@@ -152,7 +152,6 @@ class _Importer:
         self.gate = asyncio.Semaphore(parallel)
         self.failed = False
         self.first_untaken: int | None = None
-        self.unknown: list[tuple[int, str]] = []
 
     async def chain(self, lines: list[Line], advance: Any) -> None:
         """One customer's lines, in file order; after a failure, none is taken any more."""
@@ -172,7 +171,8 @@ class _Importer:
         try:
             recorded = await record(self.store, line.customer, event, SOURCE)
         except UnknownCustomer:  # erased since the lines were checked
-            self.unknown.append((line.line, _unknown(self.path, line)))
+            self.report.rejected += 1
+            self.report.problems.append(_unknown(self.path, line))
             return
         except JourneysError as exc:
             self._fail(f"{where}: perhaps not recorded ({exc}): run the same import again, the line keeps its id")
@@ -210,14 +210,19 @@ class _Importer:
 
     def done(self) -> EventsReport:
         report = self.report
-        report.rejected += len(self.unknown)
-        report.problems += [problem for _, problem in sorted(self.unknown)]
+        report.problems.sort(key=lambda problem: _line_number(self.path, problem))
         if report.not_taken:
             report.problems.append(
                 f"{self.path}: {report.not_taken} good line(s) not taken after that failure (the first at line "
                 f"{self.first_untaken}): run the same import again to take them"
             )
         return report
+
+
+def _line_number(path: Path, problem: str) -> int:
+    """The line a problem (`file:line: ...`) is about, to report them in file order."""
+    number = problem.removeprefix(printable(f"{path}:")).partition(":")[0]
+    return int(number) if number.isdigit() else 0
 
 
 def _unknown(path: Path, line: Line) -> str:

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from journeys.errors import JourneysError
 from journeys.format.customers import Profile
 from journeys.services.catalogue import publish
 from journeys.services.control import settle
@@ -90,8 +91,8 @@ async def test_imported_exit_event_ends_a_live_run_a_trigger_starts_a_journey_an
 
     assert (report.lines, report.recorded, report.duplicates, report.rejected) == (4, 2, 0, 2)
     assert report.problems == [
-        f"{path}:5: at: not an ISO 8601 date-time: 'tomorrow'",
         f"{path}:4: customer: no customer 'nobody' in the store",
+        f"{path}:5: at: not an ISO 8601 date-time: 'tomorrow'",
     ]
     assert (report.effects["exited"], report.effects["started"], report.complete) == (1, 1, False)
     assert (await settle(client, k1_run)).outcome == "exited"
@@ -136,6 +137,10 @@ async def test_only_the_named_journeys_runs_take_the_events(
 
     assert (report.recorded, report.effects["started"], report.effects["exited"]) == (2, 1, 0)
     assert (await settle(client, run)).outcome == "running"
+    other = write(tmp_path, '{"customer": "k1", "event": "x"}\n', "other.jsonl")
+    with pytest.raises(JourneysError, match="no journey 'nosuch'"):  # told before any line is taken
+        await import_events(client, store, definitions, other, journey_id="nosuch")
+    assert sorted(name for _, name, *_ in timeline(store)) == ["complaint_filed", "swapped"]
 
 
 async def test_lines_recorded_while_temporal_is_down_are_reported_and_the_same_import_again_delivers_them(
