@@ -1,4 +1,5 @@
-"""The commands of whoever runs campaigns: customers import, enroll, report, migrate, pause and resume.
+"""The commands of whoever runs campaigns: customers import, events import, enroll, report, migrate, pause and
+resume.
 
 Plain functions: `journeys.cli.app` registers them as commands."""
 
@@ -38,6 +39,30 @@ def customers_import(
 
         print_import(console, errors, report)
     raise typer.Exit(1 if report.rejected else 0)
+
+
+def events_import(
+    file: Annotated[Path, typer.Argument(help="events: CSV or JSON Lines (.jsonl)", show_default=False)],
+    journey: Annotated[str | None, typer.Option("--journey", help="deliver only to this journey's runs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Record many events, each with the effect of `journeys signal`: bad lines reported with their numbers,
+    good lines kept; the same ids again change nothing."""
+    from journeys.services.events_import import import_events, read_events
+
+    read_events(file)  # a file that cannot be read as a whole is told before anything is asked of Temporal
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await import_events(client, store, settings, file, journey, console=None if as_json else console)
+
+    result = run(lambda: runtime(body))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.cli.views import print_events_import
+
+        print_events_import(console, errors, result)
+    raise typer.Exit(0 if result.complete else 1)
 
 
 def enroll(

@@ -272,6 +272,20 @@ def print_import(console: Console, errors: Console, report: Any) -> None:
     )
 
 
+def print_events_import(console: Console, errors: Console, report: Any) -> None:
+    for problem in report.problems:
+        errors.print(problem, markup=False, highlight=False, soft_wrap=True)
+    effects = ", ".join(f"{n} {effect}" for effect, n in report.effects.items() if n) or "no run touched"
+    console.print(
+        f"{report.lines} line(s): {report.recorded} recorded, {report.duplicates} duplicate(s), "
+        f"{report.rejected} rejected"
+        + (f", {report.undelivered} not delivered" if report.undelivered else "")
+        + (f", {report.not_taken} not taken" if report.not_taken else "")
+        + f"; runs: {effects}",
+        highlight=False,
+    )
+
+
 def print_report(console: Console, report: Any) -> None:
     versions = ", ".join(f"v{v}" for v in report.versions) or "no version enrolled yet"
     console.print(f"[bold]{report.journey}[/] ({versions}): {report.runs} run(s), {report.live} live")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -119,6 +119,17 @@ class CustomerMethods(StoreBase):
     def customer_ids(self) -> list[str]:
         with self._session() as session:
             return list(session.exec(select(CustomerRow.id).order_by(CustomerRow.id)))
+
+    def known_customers(self, ids: Collection[str]) -> set[str]:
+        """Which of `ids` are customers in the store (for an import to reject the others before acting), in
+        queries of CHUNK ids."""
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self._session() as session:
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                found.update(session.exec(select(CustomerRow.id).where(col(CustomerRow.id).in_(chunk))))
+        return found
 
     def apply_update(
         self,

@@ -48,6 +48,20 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert [m["step"] for m in run["messages"]] == ["invite"] or run["messages"] == []  # quiet hours may hold it
     assert dev.json("status", "c2")["runs"][0]["outcome"] == "exited"
 
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"customer": "c1", "event": "delivered", "data": {"courier": "post"}}\n{"customer": "nobody", "event": "x"}\n',
+        encoding="utf-8",
+    )
+    bulk = dev.run("events", "import", str(events), "--json")
+    report = json.loads(bulk.stdout)
+    assert bulk.returncode == 1  # a bad line: reported by its number, the good one taken
+    assert (report["recorded"], report["rejected"], report["effects"]["advanced"]) == (1, 1, 1)
+    assert report["problems"] == [f"{events}:2: customer: no customer 'nobody' in the store"]
+    again = json.loads(dev.run("events", "import", str(events), "--json").stdout)
+    assert (again["recorded"], again["duplicates"]) == (0, 1)  # the same file again changes nothing
+    until(lambda: dev.json("status", "c1")["runs"][0]["current_step"] != "await_delivery", 10, "delivered taken")
+
     no_reason = dev.run("cancel", "c1")
     assert no_reason.returncode == 2 and "--reason" in no_reason.stderr  # a usage error: nothing was cancelled
     cancelled = dev.json("cancel", "c1", "--reason", "moved abroad", "--by", "agent-7")
@@ -59,7 +73,8 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert {"customer", "consent", "events", "runs", "audit", "live"} <= set(story) and story["live"] is True
     assert story["consent"] == {"email": True, "sms": True, "voice": True, "webhook": True}
     assert [(e["name"], e["data"], e["source"]) for e in story["events"]] == [
-        ("registered", {"source": "phone"}, "cli")
+        ("registered", {"source": "phone"}, "cli"),
+        ("delivered", {"courier": "post"}, "import"),
     ]
     (run,) = story["runs"]
     assert [s["step"] for s in run["steps"]][:3] == ["invite", "await_registration", "await_delivery"]

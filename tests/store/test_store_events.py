@@ -110,3 +110,12 @@ def test_documents_belong_to_their_customer(store: Store, ada: str) -> None:
     bob = store.customer("bob")
 
     assert bob is not None and bob.documents == {} and bob.events == {}
+
+
+def test_known_customers_are_those_of_the_ids_the_store_holds_however_many_are_asked(store: Store) -> None:
+    store.upsert_customers([Profile(id=f"k{n}") for n in range(0, 2_500, 2)])
+
+    asked = [f"k{n}" for n in range(2_500)] + ["k0", "nobody"]
+
+    assert store.known_customers(asked) == {f"k{n}" for n in range(0, 2_500, 2)}
+    assert store.known_customers([]) == set()
