@@ -32,6 +32,18 @@ DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy
 GRACE = timedelta(seconds=2)  # an event owed for less is still being delivered by whoever recorded it
 
 
+class NotDelivered(JourneysError):
+    """Temporal did not take a recorded event in: it stays owed, and the deliverer (or the same event id again)
+    finishes the delivery."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"{reason}; the event is recorded and owed: journeys delivers it once Temporal answers (a worker must "
+            f"be running), as does the same command again with --id {event_id}"
+        )
+
+
 class SignalResult(BaseModel):
     event_id: str
     customer: str
@@ -39,10 +51,6 @@ class SignalResult(BaseModel):
     duplicate: bool
     delivered: bool = True  # False: recorded, and journeys delivers it once Temporal answers (no one sends it again)
     runs: list[RunEffect] = Field(default_factory=list)
-
-
-class DeliveryPending(JourneysError):
-    """Temporal did not take the event in: it is recorded, and owed to the runs (the deliverer finishes it)."""
 
 
 async def signal(
@@ -68,21 +76,25 @@ async def signal(
     journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
     door the event came in by (cli, api, provider, import), kept on the timeline; `at`, when it happened."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=at or utc_now())
-    try:
-        recorded = await asyncio.to_thread(
-            store.record_event, customer_id, event, source=source, only_journey=journey_id
-        )
-    except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
-        raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
+    recorded = await record(store, customer_id, event, source, journey_id)
     result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded, delivered=False)
     if client is None:
         return result
     try:
         result.runs = await take_in(client, store, settings, customer_id, until=event.id, journey_id=journey_id)
-    except DeliveryPending:
+    except NotDelivered:
         return result
     result.delivered = True
     return result
+
+
+async def record(store: Store, customer_id: str, event: Event, source: str, only_journey: str | None = None) -> bool:
+    """Put the event on the customer's timeline, owed to their runs (or `only_journey`'s); False when its id
+    was recorded before."""
+    try:
+        return await asyncio.to_thread(store.record_event, customer_id, event, source=source, only_journey=only_journey)
+    except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
+        raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
 
 
 async def take_in(
@@ -165,7 +177,7 @@ async def _trigger(
         reason = f"journey paused: it enrols no one until journeys resume {journey_id}"
         return RunEffect(journey=journey_id, workflow_id="", effect="skipped", reason=reason)
     except RPCError as exc:
-        raise DeliveryPending(f"Temporal did not start {journey_id} for {customer_id}: {exc.status}") from None
+        raise NotDelivered(event.id, f"Temporal did not start {journey_id} for {customer_id}: {exc.status}") from None
     effect = "started" if enrolment.status == "started" else "skipped"
     wid = enrolment.workflow_id or ""
     return RunEffect(journey=journey_id, workflow_id=wid, effect=effect, reason=enrolment.reason)
@@ -198,18 +210,16 @@ async def deliver(client: Client, wid: str, journey_id: str, event: Event) -> Ru
             if task is not None and task.cancelling():  # our own cancellation (Ctrl-C), not the server's deadline
                 raise
             if loop.time() > deadline:
-                raise DeliveryPending(
-                    f"Temporal did not take event {event.id} to {wid} within {DELIVER_PATIENCE.total_seconds():g} s; "
-                    f"the event is recorded: run the same command again with --id {event.id} to deliver it"
+                patience = DELIVER_PATIENCE.total_seconds()
+                raise NotDelivered(
+                    event.id, f"Temporal did not take event {event.id} to {wid} within {patience:g} s"
                 ) from None
             continue
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
                 return ignored("run is no longer live")
-            raise DeliveryPending(
-                f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
-                f"the event is recorded: run the same command again with --id {event.id} to deliver it"
-            ) from None
+            status = exc.status.name if exc.status else "error"
+            raise NotDelivered(event.id, f"Temporal did not take event {event.id} to {wid} ({status})") from None
         except WorkflowUpdateFailedError:
             return ignored("run is no longer live")
         return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]
