@@ -156,7 +156,11 @@ async def test_lines_recorded_while_temporal_is_down_are_reported_and_the_same_i
     recorded, untaken = report.problems
     assert recorded.startswith(f"{path}:2: recorded as event import-")
     assert "(Temporal did not take event import-" in recorded
-    assert recorded.endswith("): run the same import again to deliver it (its id makes that safe)")
+    assert recorded.endswith(
+        "): journeys delivers it once Temporal answers (a worker must be running), "
+        "as does the same import again (its id makes that safe)"
+    )
+    assert [e.id for e in store.pending_of("k1")] == [recorded.split("recorded as event ")[1].split()[0]]
     assert untaken == (
         f"{path}: 1 good line(s) not taken after that failure (the first at line 3): "
         "run the same import again to take them"
