@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from journeys.http import api, errors, inbound
-from journeys.http.auth import ApiRefusal, RateLimiter
+from journeys.http.auth import RateLimiter
+from journeys.http.errors import ApiRefusal
 from journeys.http.limits import BodyLimit, Limit
 from journeys.runtime.serving import serving
 from journeys.settings import Settings

@@ -18,20 +18,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials as Credentials
 from fastapi.security import HTTPBearer
 
+from journeys.http.errors import ApiRefusal
 from journeys.store import Store
 
 # what each scope may do: `admin` everything, `events` write events and customers, `read` read
 GRANTS = {"admin": {"admin", "events", "read"}, "events": {"events"}, "read": {"read"}}
 
 bearer = HTTPBearer(auto_error=False, description="an API key made with `journeys keys create`")
-
-
-class ApiRefusal(Exception):
-    """A request refused before it did anything: the status, one line, and headers (Retry-After)."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
 
 
 @dataclass(frozen=True)

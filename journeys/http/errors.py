@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from journeys.http.auth import ApiRefusal
 from journeys.runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -29,6 +28,15 @@ _PLAIN = {
     "dict_type": "must be an object",
     "list_type": "must be a list",
 }
+
+
+class ApiRefusal(Exception):
+    """A request, or one item of a batch, refused before it changed anything: the status, one line, and
+    headers (Retry-After)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class ApiError(BaseModel):
@@ -62,6 +70,7 @@ def describe(errors: Sequence[Any]) -> str:
 
 
 async def refused(request: Request, exc: Exception) -> JSONResponse:
+    """A request refused on purpose (a key, a rate, an item): its status and its one line."""
     assert isinstance(exc, ApiRefusal)
     return error(exc.status, exc.message, exc.headers)
 

@@ -44,6 +44,10 @@ class NotDelivered(JourneysError):
         )
 
 
+class NotRecorded(JourneysError):
+    """The store did not answer: the event may not be recorded, and only the same id is safe to send again."""
+
+
 class SignalResult(BaseModel):
     event_id: str
     customer: str
@@ -94,7 +98,7 @@ async def record(store: Store, customer_id: str, event: Event, source: str, only
     try:
         return await asyncio.to_thread(store.record_event, customer_id, event, source=source, only_journey=only_journey)
     except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
-        raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
+        raise NotRecorded(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
 
 
 async def take_in(

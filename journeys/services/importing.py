@@ -206,6 +206,13 @@ def _contact_key(name: str, value: str | None) -> str | None:
 # --- validating ---------------------------------------------------------------------------------
 
 
+def check_profile(data: dict[str, Any], region: str | None = None) -> tuple[Profile | None, list[str]]:
+    """One profile checked as `customers import` checks a row of a JSON file (the HTTP API's door): the
+    profile, or None and a `field: message` for each bad field."""
+    problems: list[str] = []
+    return _record(data, region, problems, coerce=False), problems
+
+
 def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> Profile | None:
     """The row as a `Profile`, or None with a `field: message` in `problems` for each bad field."""
     values: dict[str, Any] = {}
