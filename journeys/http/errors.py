@@ -16,7 +16,7 @@ from journeys.runtime.logs import get_logger
 
 log = get_logger(__name__)
 
-_BODY_SHAPE = {"json_invalid", "model_attributes_type", "dict_type", "model_type", "missing_body"}
+_BODY_SHAPE = {"model_attributes_type", "dict_type", "model_type", "missing"}
 _PLAIN = {
     "datetime_from_date_parsing": "not an ISO 8601 date-time",
     "datetime_parsing": "not an ISO 8601 date-time",
@@ -80,9 +80,10 @@ async def invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {}
-    if first.get("type") in _BODY_SHAPE and tuple(first.get("loc", ())) in (("body",), ("body", 0)):
-        what = "malformed JSON" if first.get("type") == "json_invalid" else "the body is not what this route takes"
-        return error(400, what)
+    if first.get("type") == "json_invalid":
+        return error(400, "malformed JSON")
+    if first.get("type") in _BODY_SHAPE and tuple(first.get("loc", ())) == ("body",):
+        return error(400, "the body is not what this route takes")
     return error(422, describe(errors) if errors else "invalid request")
 
 
