@@ -103,7 +103,11 @@ class EventsBatch(BaseModel):
 
     events: Annotated[
         list[dict[str, Any]],
-        Field(max_length=MAX_BATCH, json_schema_extra={"items": {"$ref": "#/components/schemas/EventIn"}}),
+        Field(
+            max_length=MAX_BATCH,
+            description="each an event as POST /v1/events takes it (EventIn), checked on its own: a bad one is "
+            "refused alone, as {error} in its place in results",
+        ),
     ]
 
 
@@ -131,7 +135,11 @@ class CustomersBatch(BaseModel):
 
     customers: Annotated[
         list[dict[str, Any]],
-        Field(max_length=MAX_BATCH, json_schema_extra={"items": {"$ref": "#/components/schemas/ProfileIn"}}),
+        Field(
+            max_length=MAX_BATCH,
+            description="each a profile with its id (ProfileIn and `id`), checked on its own: a bad one is "
+            "refused alone, as {error} in its place in results",
+        ),
     ]
 
 
