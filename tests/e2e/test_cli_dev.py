@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
+
+import httpx
 
 from tests.support.devserver import JOURNEYS, Dev, free_port
 from tests.support.polling import until
@@ -34,6 +37,16 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert swapped["duplicate"] is False
     assert [(r["journey"], r["effect"]) for r in swapped["runs"]] == [("modem-swap", "exited")]
     assert dev.json("signal", "c2", "swapped", "--id", "sale-1")["duplicate"] is True
+
+    # the API on the same server, with the admin key `journeys dev` printed
+    printed = re.search(r"^API: (\S+) with the admin key (\S+) \(kept in .*\)$", "".join(dev.said), re.MULTILINE)
+    assert printed is not None, dev.said
+    base, key = printed.groups()
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    journeys = {j["id"]: j for j in api.get(f"{base}/journeys").json()}
+    assert journeys["modem-swap"]["live_runs"] == 1  # c1's; c2's run exited
+    assert api.get(f"{base}/customers/c2").json()["runs"][0]["exit_event"] == "swapped"
+    assert api.post(f"{base}/events", json={"customer": "nobody", "event": "x"}).status_code == 404
 
     registered = dev.json("signal", "c1", "registered", "--data", "source=phone")
     assert [r["effect"] for r in registered["runs"]] == ["advanced"]
@@ -101,7 +114,7 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert "from the store alone" in table.stdout
     lines = table.stdout.splitlines()
     assert any("registered" in line and "cli" in line for line in lines)  # the timeline, with each event's source
-    assert all(m["subject"] in table.stdout for m in run["messages"])  # --text: each message as rendered
+    assert all(m["subject"] in table.stdout for m in run["messages"] if m["subject"])  # --text: messages as rendered
     assert "cancelled by agent-7: moved abroad" in table.stdout
 
 
