@@ -66,9 +66,7 @@ async def connect(settings: Settings, keys: str | None = None) -> Client:
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox, with the pure packages the interpreter uses passed through; everything else is sandboxed."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE)
-    )
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE))
 
 
 def write_bytecode(workflow_class: type) -> None:

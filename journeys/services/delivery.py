@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.services.catalogue import definitions, publish
+from journeys.services.continuous import enrol_customer
 from journeys.services.enrolment import JourneyPaused, enroll
 from journeys.services.shared import NeverStarted, RunEffect, once_started, utc_now
 from journeys.settings import Settings
@@ -50,7 +51,8 @@ async def signal(
 ) -> SignalResult:
     """Record the event, deliver it to every live run at once, start journeys it triggers.
 
-    Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals). A
+    Returns once every live run has taken the event in (workflow updates, not fire-and-forget signals), and once
+    the continuous journeys whose entry the customer now meets have started their runs. A
     paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
     door the event came in by (cli, api, provider, import), kept on the timeline."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=utc_now())
@@ -82,6 +84,7 @@ async def signal(
                 journey=journey.id, workflow_id=enrolment.workflow_id or "", effect=effect, reason=enrolment.reason
             )
         )
+    result.runs += await enrol_customer(client, store, settings, customer_id, journey_id)
     return result
 
 

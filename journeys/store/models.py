@@ -60,7 +60,7 @@ class CustomerRow(SQLModel, table=True):
     tags: list[str] = _json(list)
     consent: dict[str, Any] = _json(dict)  # channel → {"status": "opted_in" | "opted_out", "at": iso}
     created_at: datetime = _at()
-    updated_at: datetime = _at()
+    updated_at: datetime = _at(index=True)  # continuous entry finds changed profiles by it
 
 
 class EventRow(SQLModel, table=True):
@@ -73,7 +73,7 @@ class EventRow(SQLModel, table=True):
     name: str = Field(index=True)
     data: dict[str, Any] = _json(dict)
     at: datetime = _at()
-    recorded_at: datetime = _at()
+    recorded_at: datetime = _at(index=True)  # continuous entry finds newly recorded events by it
     source: str | None = None  # the door it came in by: cli | api | provider | import (None: before sources were kept)
 
 
@@ -209,4 +209,15 @@ class JourneyStateRow(SQLModel, table=True):
 
     journey_id: str = Field(primary_key=True)
     paused: bool = False
+    updated_at: datetime = _at()
+
+
+class EntryCursorRow(SQLModel, table=True):
+    """How far a continuous journey's enroller has handled what changed: every customer whose profile or
+    timeline changed before `position` was evaluated for entry (see `journeys.services.entering`)."""
+
+    __tablename__ = "entry_cursor"
+
+    journey_id: str = Field(primary_key=True)
+    position: datetime = _at()
     updated_at: datetime = _at()

@@ -5,7 +5,7 @@ Synchronous on purpose: Temporal runs sync activities in a thread pool, and the 
 one short transaction. Writes that read first (a send reservation, an event with its document, a profile
 update) lock the customer first, so concurrent workers serialise per customer: `SELECT ... FOR UPDATE` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends`, `runs`,
-`audit` and `erasure`.
+`audit`, `erasure` and `changes`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import LEDGER_DAYS, Snapshot, workflow_id
+from journeys.format.customers import Customer
 from journeys.store.audit import CustomerAuditMethods
 from journeys.store.base import utc
+from journeys.store.changes import ChangeMethods
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
 from journeys.store.erasure import ErasureMethods
@@ -27,7 +30,7 @@ from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
 
 
-class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, ErasureMethods):
+class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, ErasureMethods, ChangeMethods):
     """The journeys database. Open with `Store.open(url)`; safe to share between threads."""
 
     @classmethod
@@ -93,6 +96,16 @@ class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, Eras
             wid = workflow_id(journey_id, customer_id, entry)
             session.add(new_run(wid, journey_id, version, customer_id, entry, now))
             return Registration(status="new", workflow_id=wid, entry=entry, snapshot=snapshot, registered_at=now)
+
+    def entry_view(self, customer_id: str, journey_id: str) -> tuple[Customer, list[PastRun]] | None:
+        """What continuous entry decides on, read in one transaction: the customer as a journey knows them and
+        their runs of the journey (newest first); None when the customer is not in the store."""
+        with self._session() as session:
+            found = self._customer(session, customer_id)
+            if found is None:
+                return None
+            runs = self._runs_in(session, customer_id, journey_id, live_only=False)
+        return found[1], [past_run(r) for r in runs]
 
     def _snapshot(self, session: Session, customer_id: str, journey_id: str, now: datetime) -> Snapshot | None:
         found = self._customer(session, customer_id)

@@ -1,0 +1,142 @@
+"""Continuous entry (`entry.continuous: true`): a customer is enrolled when `entry.when` becomes true for them.
+
+Whatever changes a customer (an import, an `update` step, an event, the API) only writes the store; nothing on
+those paths waits for enrolment, so an import of 100,000 profiles is as fast with a continuous journey as
+without. The `Enroller` follows afterwards: for each continuous journey it reads the customers whose profile
+(`customer.updated_at`) or timeline (`event.recorded_at`) changed since the journey's cursor, decides entry for
+each (`entry.when`, `unless`, `re_entry`) and enrols those who may enter, a page at a time, moving the cursor
+only once a page is done. Enrolment is idempotent (`Store.register_run` under the customer's lock), so several
+enrollers, a pass interrupted half-way, or the same customer seen twice make one run.
+
+The cursor lags the clock by `OVERLAP`: a transaction stamps its rows before it commits, so a change may become
+visible after a later-stamped one was read; every change committed within `OVERLAP` of its stamp is seen. What
+an enroller evaluated inside that window it remembers (per customer and change), so it reads again but does not
+decide again. A paused journey's cursor stands still; resumed, it enrols whoever became eligible meanwhile.
+A journey's first pass starts from the beginning: whoever already matches is enrolled, as `enroll --all` would.
+
+`signal` also enrols the one customer at once (`enrol_customer`), for low latency; the loop is the safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from journeys.engine import interpreter as engine
+from journeys.format.models import Journey
+from journeys.services.catalogue import Published, definitions, publish
+from journeys.services.enrolment import Enrolment, JourneyPaused, enroll
+from journeys.services.shared import RunEffect, utc_now
+from journeys.settings import Settings
+from journeys.store import Store
+
+OVERLAP = timedelta(minutes=2)  # how long after its stamp a change may commit and still be seen
+PAGE = 500  # changed customers decided and enrolled per step of the cursor
+
+
+class EntryPass(BaseModel):
+    """What one pass did for one continuous journey."""
+
+    journey: str
+    changed: int = 0  # customers whose change was decided on (not only read again)
+    enrolled: int = 0
+    paused: bool = False
+
+
+class Enroller:
+    """Enrols the customers of every continuous journey in the definitions folder whose change makes them
+    eligible. Stateless but for a memory of what it decided inside the overlap window: any number may run."""
+
+    def __init__(self, client: Client, store: Store, settings: Settings) -> None:
+        self.client, self.store, self.settings = client, store, settings
+        self.decided: dict[str, dict[str, datetime]] = {}  # definition hash → customer → change decided on
+
+    async def run_once(self) -> list[EntryPass]:
+        """One pass over every continuous journey; what each did."""
+        found = [path for path, journey in definitions(self.settings).items() if journey.entry.continuous]
+        return [await self.journey_pass(publish(path)) for path in found]
+
+    async def journey_pass(self, published: Published) -> EntryPass:
+        journey = published.journey
+        done = EntryPass(journey=journey.id)
+        if await asyncio.to_thread(self.store.is_paused, journey.id):
+            done.paused = True
+            return done
+        started = utc_now()
+        horizon = started - OVERLAP
+        cursor = await asyncio.to_thread(self.store.entry_cursor, journey.id)
+        decided = self.decided.setdefault(published.hash, {})
+        after: tuple[datetime, str] | None = None
+        while True:
+            page = await asyncio.to_thread(self.store.changed_customers, cursor, after, PAGE)
+            fresh = [(customer, stamp) for customer, stamp in page if decided.get(customer) != stamp]
+            eligible = await asyncio.to_thread(_eligible, self.store, journey, fresh, started)
+            try:
+                enrolled = await enroll(self.client, self.store, self.settings, published, eligible) if eligible else []
+            except JourneyPaused:  # paused meanwhile: the cursor stays where it is
+                done.paused = True
+                return done
+            done.changed += len(fresh)
+            done.enrolled += _started(enrolled)
+            decided.update(fresh)
+            if len(page) < PAGE:  # every change up to this pass's start is handled
+                break
+            after = page[-1][1], page[-1][0]
+            await self._advance(journey.id, min(after[0], horizon), cursor)
+        await self._advance(journey.id, horizon, cursor)
+        self.decided[published.hash] = {c: s for c, s in decided.items() if s >= horizon}
+        return done
+
+    async def _advance(self, journey_id: str, position: datetime, cursor: datetime | None) -> None:
+        if cursor is None or position > cursor:
+            await asyncio.to_thread(self.store.advance_entry_cursor, journey_id, position, utc_now())
+
+
+def _eligible(store: Store, journey: Journey, changes: Sequence[tuple[str, datetime]], now: datetime) -> list[str]:
+    """The changed customers who may enter now. A change from before their last run of the journey ended
+    does not count (that run's own `update` step, say): `re_entry` lets a customer in again on a later change."""
+    eligible = []
+    for customer_id, stamp in changes:
+        view = store.entry_view(customer_id, journey.id)
+        if view is None:
+            continue
+        customer, past = view
+        ended = [run.ended_at for run in past if run.ended_at is not None]
+        if ended and max(ended) >= stamp:
+            continue
+        if engine.enrolment_refusal(journey, customer, now, past) is None:
+            eligible.append(customer_id)
+    return eligible
+
+
+def _started(enrolments: Sequence[Enrolment]) -> int:
+    return sum(1 for e in enrolments if e.status == "started")
+
+
+async def enrol_customer(
+    client: Client, store: Store, settings: Settings, customer_id: str, journey_id: str | None = None
+) -> list[RunEffect]:
+    """Enrol one customer who just changed in every continuous journey (or only `journey_id`) whose entry they
+    now meet, at once (`signal` does, so a run starts with the event); paused journeys are left to the loop,
+    which enrols on resume. The runs started."""
+    started: list[RunEffect] = []
+    for path, journey in definitions(settings).items():
+        if not journey.entry.continuous or (journey_id and journey.id != journey_id):
+            continue
+        view = await asyncio.to_thread(store.entry_view, customer_id, journey.id)
+        if view is None or engine.enrolment_refusal(journey, view[0], utc_now(), view[1]) is not None:
+            continue
+        try:
+            enrolled = await enroll(client, store, settings, publish(path), [customer_id])
+        except JourneyPaused:
+            continue
+        started += [
+            RunEffect(journey=journey.id, workflow_id=e.workflow_id or "", effect="started")
+            for e in enrolled
+            if e.status == "started"
+        ]
+    return started
