@@ -99,12 +99,12 @@ class Enroller:
 def _eligible(store: Store, journey: Journey, changes: Sequence[tuple[str, datetime]], now: datetime) -> list[str]:
     """The changed customers who may enter now. A change from before their last run of the journey ended
     does not count (that run's own `update` step, say): `re_entry` lets a customer in again on a later change."""
+    views = store.entry_views([customer_id for customer_id, _ in changes], journey.id)
     eligible = []
     for customer_id, stamp in changes:
-        view = store.entry_view(customer_id, journey.id)
-        if view is None:
+        if customer_id not in views:
             continue
-        customer, past = view
+        customer, past = views[customer_id]
         ended = [run.ended_at for run in past if run.ended_at is not None]
         if ended and max(ended) >= stamp:
             continue
@@ -127,8 +127,7 @@ async def enrol_customer(
     for path, journey in definitions(settings).items():
         if not journey.entry.continuous or (journey_id and journey.id != journey_id):
             continue
-        view = await asyncio.to_thread(store.entry_view, customer_id, journey.id)
-        if view is None or engine.enrolment_refusal(journey, view[0], utc_now(), view[1]) is not None:
+        if not await asyncio.to_thread(_eligible, store, journey, [(customer_id, utc_now())], utc_now()):
             continue
         try:
             enrolled = await enroll(client, store, settings, publish(path), [customer_id])

@@ -10,10 +10,11 @@ PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `cus
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import LEDGER_DAYS, Snapshot, workflow_id
@@ -25,6 +26,7 @@ from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
 from journeys.store.erasure import ErasureMethods
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
+from journeys.store.models import RunRow
 from journeys.store.records import Refusal, Registration
 from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
@@ -97,15 +99,16 @@ class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, Eras
             session.add(new_run(wid, journey_id, version, customer_id, entry, now))
             return Registration(status="new", workflow_id=wid, entry=entry, snapshot=snapshot, registered_at=now)
 
-    def entry_view(self, customer_id: str, journey_id: str) -> tuple[Customer, list[PastRun]] | None:
-        """What continuous entry decides on, read in one transaction: the customer as a journey knows them and
-        their runs of the journey (newest first); None when the customer is not in the store."""
+    def entry_views(self, customer_ids: Sequence[str], journey_id: str) -> dict[str, tuple[Customer, list[PastRun]]]:
+        """What continuous entry decides on, read in one transaction: each customer as a journey knows them and
+        their runs of the journey (a customer not in the store is left out)."""
         with self._session() as session:
-            found = self._customer(session, customer_id)
-            if found is None:
-                return None
-            runs = self._runs_in(session, customer_id, journey_id, live_only=False)
-        return found[1], [past_run(r) for r in runs]
+            customers = self._customers(session, customer_ids)
+            runs: dict[str, list[PastRun]] = {}
+            query = select(RunRow).where(col(RunRow.customer_id).in_(customer_ids), RunRow.journey_id == journey_id)
+            for run in session.exec(query):
+                runs.setdefault(run.customer_id, []).append(past_run(run))
+        return {customer_id: (customer, runs.get(customer_id, [])) for customer_id, customer in customers.items()}
 
     def _snapshot(self, session: Session, customer_id: str, journey_id: str, now: datetime) -> Snapshot | None:
         found = self._customer(session, customer_id)
