@@ -9,9 +9,10 @@ only once a page is done. Enrolment is idempotent (`Store.register_run` under th
 enrollers, a pass interrupted half-way, or the same customer seen twice make one run.
 
 The cursor lags the clock by `OVERLAP`: a transaction stamps its rows before it commits, so a change may become
-visible after a later-stamped one was read; every change committed within `OVERLAP` of its stamp is seen. What
-an enroller evaluated inside that window it remembers (per customer and change), so it reads again but does not
-decide again. A paused journey's cursor stands still; resumed, it enrols whoever became eligible meanwhile.
+visible after a later-stamped one was read; every change committed within `OVERLAP` of its stamp is seen. An
+enroller reads on from the last change it read, and reads the window again every `RESCAN` (a fresh enroller,
+at once); what it decided inside the window it remembers (per customer and change), so it does not decide it
+twice. A paused journey's cursor stands still; resumed, it enrols whoever became eligible meanwhile.
 A journey's first pass starts from the beginning: whoever already matches is enrolled, as `enroll --all` would.
 
 `signal` also enrols the one customer at once (`enrol_customer`), for low latency; the loop is the safety net.
@@ -20,6 +21,7 @@ A journey's first pass starts from the beginning: whoever already matches is enr
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -35,7 +37,8 @@ from journeys.settings import Settings
 from journeys.store import Store
 
 OVERLAP = timedelta(minutes=2)  # how long after its stamp a change may commit and still be seen
-PAGE = 500  # changed customers decided and enrolled per step of the cursor
+RESCAN = timedelta(seconds=20)  # how often an enroller reads the overlap window again
+PAGE = 500  # changes decided and enrolled per step of the cursor
 
 
 class EntryPass(BaseModel):
@@ -49,11 +52,14 @@ class EntryPass(BaseModel):
 
 class Enroller:
     """Enrols the customers of every continuous journey in the definitions folder whose change makes them
-    eligible. Stateless but for a memory of what it decided inside the overlap window: any number may run."""
+    eligible. Stateless but for what it remembers to save work: any number may run, and a fresh one (a worker
+    restarted) only decides again what changed since the cursor."""
 
     def __init__(self, client: Client, store: Store, settings: Settings) -> None:
         self.client, self.store, self.settings = client, store, settings
-        self.decided: dict[str, dict[str, datetime]] = {}  # definition hash → customer → change decided on
+        self.decided: dict[str, dict[str, datetime]] = {}  # definition hash → customer → newest change decided on
+        self.reached: dict[str, tuple[datetime, str]] = {}  # definition hash → the last change read
+        self.rescanned: dict[str, float] = {}  # definition hash → when the overlap window was last read again
 
     async def run_once(self) -> list[EntryPass]:
         """One pass over every continuous journey; what each did."""
@@ -61,19 +67,25 @@ class Enroller:
         return [await self.journey_pass(publish(path)) for path in found]
 
     async def journey_pass(self, published: Published) -> EntryPass:
-        journey = published.journey
+        """Decide and enrol what changed since the journey's cursor: from the last change this enroller read,
+        and every `RESCAN` from the cursor itself, to find what committed late inside the overlap window."""
+        journey, key = published.journey, published.hash
         done = EntryPass(journey=journey.id)
         if await asyncio.to_thread(self.store.is_paused, journey.id):
             done.paused = True
             return done
-        started = utc_now()
-        horizon = started - OVERLAP
+        started, clock = utc_now(), time.monotonic()
+        horizon = started - OVERLAP - RESCAN  # a change read late is read by a rescan before the cursor passes it
         cursor = await asyncio.to_thread(self.store.entry_cursor, journey.id)
-        decided = self.decided.setdefault(published.hash, {})
-        after: tuple[datetime, str] | None = None
+        decided = self.decided.setdefault(key, {})
+        rescan = clock - self.rescanned.get(key, -RESCAN.total_seconds()) >= RESCAN.total_seconds()
+        after = None if rescan else self.reached.get(key)
         while True:
             page = await asyncio.to_thread(self.store.changed_customers, cursor, after, PAGE)
-            fresh = [(customer, stamp) for customer, stamp in page if decided.get(customer) != stamp]
+            newest: dict[str, datetime] = {}
+            for customer, stamp in page:
+                newest[customer] = max(stamp, newest.get(customer, stamp))
+            fresh = [(c, stamp) for c, stamp in newest.items() if c not in decided or decided[c] < stamp]
             eligible = await asyncio.to_thread(_eligible, self.store, journey, fresh, started)
             try:
                 enrolled = await enroll(self.client, self.store, self.settings, published, eligible) if eligible else []
@@ -83,12 +95,16 @@ class Enroller:
             done.changed += len(fresh)
             done.enrolled += _started(enrolled)
             decided.update(fresh)
+            if page:
+                after = page[-1][1], page[-1][0]
+                self.reached[key] = after
             if len(page) < PAGE:  # every change up to this pass's start is handled
                 break
-            after = page[-1][1], page[-1][0]
-            await self._advance(journey.id, min(after[0], horizon), cursor)
+            await self._advance(journey.id, min(after[0], horizon), cursor)  # type: ignore[index]
         await self._advance(journey.id, horizon, cursor)
-        self.decided[published.hash] = {c: s for c, s in decided.items() if s >= horizon}
+        if rescan:
+            self.rescanned[key] = clock
+        self.decided[key] = {c: stamp for c, stamp in decided.items() if stamp >= horizon}
         return done
 
     async def _advance(self, journey_id: str, position: datetime, cursor: datetime | None) -> None:

@@ -4,37 +4,29 @@ continuous journey's cursor over them (how far its enroller has handled the chan
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, union_all
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from journeys.store.base import StoreBase, utc
-from journeys.store.models import CustomerRow, EntryCursorRow, EventRow, UTCDateTime
+from journeys.store.models import CustomerRow, EntryCursorRow, EventRow
 
 
 class ChangeMethods(StoreBase):
     def changed_customers(
         self, since: datetime | None, after: tuple[datetime, str] | None = None, limit: int = 1000
     ) -> list[tuple[str, datetime]]:
-        """Customers whose profile was written (`customer.updated_at`) or who had an event recorded
-        (`event.recorded_at`) at or after `since` (None: ever), each with the time of their newest change,
-        oldest change first (then by id); `after` is the last pair of the previous page."""
-        profiles = select(col(CustomerRow.id).label("customer_id"), col(CustomerRow.updated_at).label("stamp"))
-        events = select(col(EventRow.customer_id).label("customer_id"), col(EventRow.recorded_at).label("stamp"))
-        if since is not None:
-            profiles = profiles.where(col(CustomerRow.updated_at) >= since)
-            events = events.where(col(EventRow.recorded_at) >= since)
-        changes = union_all(profiles, events).subquery()
-        stamp = func.max(changes.c.stamp, type_=UTCDateTime())
-        query = select(changes.c.customer_id, stamp.label("stamp")).group_by(changes.c.customer_id)
-        if after is not None:
-            last, last_id = after
-            query = query.having(or_(stamp > last, and_(stamp == last, changes.c.customer_id > last_id)))
-        query = query.order_by(literal_column("stamp"), changes.c.customer_id).limit(limit)
+        """The changes at or after `since` (None: ever), oldest first (then by customer id), at most `limit`:
+        each a customer whose profile was written (`customer.updated_at`) or who had an event recorded
+        (`event.recorded_at`), with that time; a customer appears once per change. `after` is the last
+        `(time, customer)` of the previous page. Each side reads its own index in order, so a page costs
+        the same however many changes lie beyond it."""
         with self._session() as session:
-            rows = session.exec(query).all()  # type: ignore[call-overload]
-        return [(customer_id, value) for customer_id, value in rows]
+            profiles = _changes(session, col(CustomerRow.id), col(CustomerRow.updated_at), since, after, limit)
+            events = _changes(session, col(EventRow.customer_id), col(EventRow.recorded_at), since, after, limit)
+        return sorted(profiles + events, key=lambda change: (change[1], change[0]))[:limit]
 
     def entry_cursor(self, journey_id: str) -> datetime | None:
         """How far the journey's enroller has handled the changes; None before its first pass."""
@@ -54,3 +46,20 @@ class ChangeMethods(StoreBase):
                     session.add(row)
         except IntegrityError:  # created meanwhile by another enroller: now it exists, so this is an update
             self.advance_entry_cursor(journey_id, position, at)
+
+
+def _changes(
+    session: Session,
+    customer: Any,
+    stamp: Any,
+    since: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[tuple[str, datetime]]:
+    """One side's changes, in the order of its `(stamp, customer)` index."""
+    query = select(customer, stamp)
+    if since is not None:
+        query = query.where(stamp >= since)
+    if after is not None:
+        query = query.where(or_(stamp > after[0], and_(stamp == after[0], customer > after[1])))
+    return [(customer_id, utc(at)) for customer_id, at in session.exec(query.order_by(stamp, customer).limit(limit))]

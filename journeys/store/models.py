@@ -49,6 +49,7 @@ class CustomerRow(SQLModel, table=True):
     """A customer's profile, consent per channel, and when the profile was made and last changed."""
 
     __tablename__ = "customer"
+    __table_args__ = (Index("ix_customer_updated_at_id", "updated_at", "id"),)  # what changed, in order
 
     id: str = Field(primary_key=True)
     name: str | None = None
@@ -60,20 +61,21 @@ class CustomerRow(SQLModel, table=True):
     tags: list[str] = _json(list)
     consent: dict[str, Any] = _json(dict)  # channel → {"status": "opted_in" | "opted_out", "at": iso}
     created_at: datetime = _at()
-    updated_at: datetime = _at(index=True)  # continuous entry finds changed profiles by it
+    updated_at: datetime = _at()
 
 
 class EventRow(SQLModel, table=True):
     """One event on a customer's timeline; its id is globally unique, so recording it twice is a no-op."""
 
     __tablename__ = "event"
+    __table_args__ = (Index("ix_event_recorded_at_customer_id", "recorded_at", "customer_id"),)  # likewise
 
     id: str = Field(primary_key=True)
     customer_id: str = Field(index=True)
     name: str = Field(index=True)
     data: dict[str, Any] = _json(dict)
     at: datetime = _at()
-    recorded_at: datetime = _at(index=True)  # continuous entry finds newly recorded events by it
+    recorded_at: datetime = _at()
     source: str | None = None  # the door it came in by: cli | api | provider | import (None: before sources were kept)
 
 

@@ -23,7 +23,12 @@ def test_changed_customers_are_those_whose_profile_or_timeline_changed_since(sto
         ("old", T0 + 20 * S),
         ("quiet", T0 + 30 * S),
     ]
-    assert [c for c, _ in store.changed_customers(None)] == ["imported", "old", "quiet"]  # newest change counts
+    assert store.changed_customers(None) == [  # every change, one per customer and change, oldest first
+        ("old", T0),
+        ("imported", T0 + 10 * S),
+        ("old", T0 + 20 * S),
+        ("quiet", T0 + 30 * S),
+    ]
     assert store.changed_customers(T0 + 31 * S) == []
 
 
@@ -38,13 +43,15 @@ def test_an_import_that_changes_nothing_is_no_change(store: Store) -> None:
 def test_changed_customers_page_through_many_stamped_at_once(store: Store) -> None:
     """An import stamps a whole chunk with one time: pages go on by (time, id), none skipped or repeated."""
     store.upsert_customers([Profile(id=f"c{i:03}") for i in range(25)], at=T0)
+    for i in range(0, 25, 5):  # events interleave with the profiles, stamped the same
+        store.record_event(f"c{i:03}", Event(id=f"e{i}", name="seen", at=T0), at=T0)
     seen: list[str] = []
     after = None
     while page := store.changed_customers(None, after, limit=10):
         seen += [c for c, _ in page]
         after = page[-1][1], page[-1][0]
 
-    assert seen == [f"c{i:03}" for i in range(25)]
+    assert seen == sorted([f"c{i:03}" for i in range(25)] + [f"c{i:03}" for i in range(0, 25, 5)])
 
 
 def test_entry_cursor_starts_absent_and_never_moves_back(store: Store) -> None:

@@ -25,11 +25,12 @@ def upgrade() -> None:
         sa.Column("position", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_customer_updated_at", "customer", ["updated_at"])
-    op.create_index("ix_event_recorded_at", "event", ["recorded_at"])
+    # what changed, read in (time, customer) order: continuous entry pages through them
+    op.create_index("ix_customer_updated_at_id", "customer", ["updated_at", "id"])
+    op.create_index("ix_event_recorded_at_customer_id", "event", ["recorded_at", "customer_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_event_recorded_at", table_name="event")
-    op.drop_index("ix_customer_updated_at", table_name="customer")
+    op.drop_index("ix_event_recorded_at_customer_id", table_name="event")
+    op.drop_index("ix_customer_updated_at_id", table_name="customer")
     op.drop_table("entry_cursor")
