@@ -78,7 +78,7 @@ class Enroller:
         horizon = started - OVERLAP - RESCAN  # a change read late is read by a rescan before the cursor passes it
         cursor = await asyncio.to_thread(self.store.entry_cursor, journey.id)
         decided = self.decided.setdefault(key, {})
-        rescan = clock - self.rescanned.get(key, -RESCAN.total_seconds()) >= RESCAN.total_seconds()
+        rescan = key not in self.rescanned or clock - self.rescanned[key] >= RESCAN.total_seconds()
         after = None if rescan else self.reached.get(key)
         while True:
             page = await asyncio.to_thread(self.store.changed_customers, cursor, after, PAGE)
@@ -98,9 +98,10 @@ class Enroller:
             if page:
                 after = page[-1][1], page[-1][0]
                 self.reached[key] = after
-            if len(page) < PAGE:  # every change up to this pass's start is handled
-                break
-            await self._advance(journey.id, min(after[0], horizon), cursor)  # type: ignore[index]
+                if len(page) == PAGE:  # more may follow: what came before this page's last change is handled
+                    await self._advance(journey.id, min(after[0], horizon), cursor)
+                    continue
+            break  # every change up to this pass's start is handled
         await self._advance(journey.id, horizon, cursor)
         if rescan:
             self.rescanned[key] = clock
