@@ -4,13 +4,13 @@ again and again, `INTERVAL` apart, until the worker stops (Ctrl-C, SIGTERM), whi
 Every job is stateless as far as the store is concerned and idempotent, so any number of workers run them
 side by side. A pass that fails (the store or Temporal away for a moment) is logged and tried again at the
 next interval: a loop never takes the worker down. Today's job is continuous entry; a new job is one more
-entry in `jobs`.
+entry in `worker_jobs`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,7 +28,7 @@ INTERVAL = 1.0  # seconds between the end of one pass and the start of the next
 Job = Callable[[], Awaitable[Any]]
 
 
-def jobs(client: Client, store: Store, settings: Settings) -> dict[str, Job]:
+def worker_jobs(client: Client, store: Store, settings: Settings) -> dict[str, Job]:
     """The loops a worker runs, by name."""
     enroller = Enroller(client, store, settings)
 
@@ -52,10 +52,9 @@ async def _loop(name: str, job: Job, interval: float) -> None:
 
 
 @asynccontextmanager
-async def background(client: Client, store: Store, settings: Settings, interval: float = INTERVAL) -> Any:
-    """Run every job of `jobs` in its loop while the block runs; stop them cleanly when it ends."""
-    running = jobs(client, store, settings).items()
-    tasks = [asyncio.create_task(_loop(name, job, interval), name=name) for name, job in running]
+async def background(jobs: Mapping[str, Job], interval: float = INTERVAL) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Run each job in its loop while the block runs (`worker_jobs` gives a worker's); stop them when it ends."""
+    tasks = [asyncio.create_task(_loop(name, job, interval), name=name) for name, job in jobs.items()]
     try:
         yield tasks
     finally:

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.errors import JourneysError
-from journeys.runtime.background import background
+from journeys.runtime.background import background, worker_jobs
 from journeys.runtime.codec import EncryptionCodec, codec_server, configured_keys, data_converter, required_keys
 from journeys.runtime.logs import configure_logging, get_logger
 from journeys.runtime.temporal import binary, build_worker, connect
@@ -90,7 +90,7 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
         say(f"Store: {_safe_url(settings.store_url)}")
         worker = build_worker(client, settings, store)
         await stack.enter_async_context(worker)
-        await stack.enter_async_context(background(client, store, settings))
+        await stack.enter_async_context(background(worker_jobs(client, store, settings)))
         await _start_inbound(stack, settings, store, client, say)
         say(f"Worker: task queue '{settings.task_queue}' — ready. Ctrl-C stops everything.")
         log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
@@ -106,7 +106,7 @@ async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
     store = Store.open(settings.store_url)
     client = await connect(settings, keys)
     stop = _stop_on_signals()
-    async with build_worker(client, settings, store), background(client, store, settings):
+    async with build_worker(client, settings, store), background(worker_jobs(client, store, settings)):
         say(f"Worker on {settings.temporal_address}, task queue '{settings.task_queue}'. Ctrl-C stops it.")
         log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         await stop.wait()

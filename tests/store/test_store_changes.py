@@ -63,3 +63,25 @@ def test_entry_cursor_starts_absent_and_never_moves_back(store: Store) -> None:
 
     assert store.entry_cursor("welcome") == T0 + 10 * S
     assert store.entry_cursor("other") == T0
+
+
+def test_entry_views_read_a_page_of_customers_as_journeys_know_them_with_their_runs(store: Store) -> None:
+    store.upsert_customers([Profile(id="a", attributes={"plan": "wimax"}), Profile(id="b", tags=["vip"])], at=T0)
+    upload = Event(id="d1", name="document_uploaded", data={"kind": "national_id"}, at=T0 + S)
+    store.record_event("a", upload)
+    store.record_event("a", Event(id="p1", name="paid", data={"n": 1}, at=T0 + S))
+    store.record_event("a", Event(id="p2", name="paid", data={"n": 2}, at=T0 + 2 * S))
+    store.record_event("b", Event(id="p3", name="paid", data={"n": 3}, at=T0 + 3 * S))
+    store.create_run("journey:j:a:1", "j", 1, "a", 1, T0)
+    store.update_run("journey:j:a:1", outcome="completed", ended_at=T0 + 5 * S)
+    store.create_run("journey:j:a:2", "j", 1, "a", 2, T0 + 6 * S)
+    store.create_run("journey:other:b:1", "other", 1, "b", 1, T0)
+
+    views = store.entry_views(["a", "b", "gone"], "j")
+
+    assert sorted(views) == ["a", "b"]  # a customer not in the store is left out
+    (a, a_runs), (b, b_runs) = views["a"], views["b"]
+    assert a == store.customer("a") and b == store.customer("b")  # as one customer is read, for each of many
+    assert set(a.documents) == {"national_id"} and a.events["paid"].data == {"n": 2}
+    assert sorted((r.ended_at is None, r.ended_at) for r in a_runs) == [(False, T0 + 5 * S), (True, None)]
+    assert b_runs == []  # runs of other journeys do not count
