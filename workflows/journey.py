@@ -358,6 +358,7 @@ class JourneyWorkflow:
             exit_event=state.exit_event,
             end_label=state.end_label,
             failure=state.failure,
+            cohort=state.cohort,
         )
         self.entries = []
         await self._store_activity("record_progress", progress)

@@ -44,6 +44,9 @@ customers_app = typer.Typer(help="Customer profiles in the store.", no_args_is_h
 customers_app.command("import")(campaigns.customers_import)
 customers_app.command("forget")(support.customers_forget)
 app.add_typer(customers_app, name="customers")
+events_app = typer.Typer(help="Events in bulk.", no_args_is_help=True)
+events_app.command("import")(campaigns.events_import)
+app.add_typer(events_app, name="events")
 
 
 def main(argv: list[str] | None = None) -> None:

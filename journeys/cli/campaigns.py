@@ -1,4 +1,5 @@
-"""The commands of whoever runs campaigns: customers import, enroll, report, migrate, pause and resume.
+"""The commands of whoever runs campaigns: customers import, events import, enroll, report, migrate, pause and
+resume.
 
 Plain functions: `journeys.cli.app` registers them as commands."""
 
@@ -40,6 +41,30 @@ def customers_import(
     raise typer.Exit(1 if report.rejected else 0)
 
 
+def events_import(
+    file: Annotated[Path, typer.Argument(help="events: CSV or JSON Lines (.jsonl)", show_default=False)],
+    journey: Annotated[str | None, typer.Option("--journey", help="deliver only to this journey's runs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Record many events, each with the effect of `journeys signal`: bad lines reported with their numbers,
+    good lines kept; the same ids again change nothing."""
+    from journeys.services.events_import import import_events, read_events
+
+    read_events(file)  # a file that cannot be read as a whole is told before anything is asked of Temporal
+
+    async def body(client: Any, store: Any, settings: Settings) -> Any:
+        return await import_events(client, store, settings, file, journey, console=None if as_json else console)
+
+    result = run(lambda: runtime(body))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        from journeys.cli.views import print_events_import
+
+        print_events_import(console, errors, result)
+    raise typer.Exit(0 if result.complete else 1)
+
+
 def enroll(
     journey: Annotated[str, typer.Argument(help="journey id (or its YAML file)", show_default=False)],
     customer: Annotated[list[str] | None, typer.Option("--customer", help="customer id (repeatable)")] = None,
@@ -69,22 +94,25 @@ def enroll(
 
 def report(
     journey: Annotated[str, typer.Argument(help="journey id", show_default=False)],
+    by: Annotated[
+        str | None, typer.Option("--by", help="day: enrolments, messages and conversions per UTC day", metavar="day")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Per step: how many arrived, are there now, left by each path; outcomes; messages; goal conversion."""
-    from journeys.services.catalogue import find_journey
+    """Per step: arrived, there now, left by each path; outcomes; messages; conversion per cohort; answers."""
+    from journeys.services.reporting import journey_report
     from journeys.store import Store
 
+    if by not in (None, "day"):
+        raise InputError(f"--by {by!r}: only `day` is known")
     settings = Settings()
     store = Store.open(settings.store_url)
     try:
-        result = store.journey_report(journey)
+        result = journey_report(settings, store, journey, by_day=by == "day")
     finally:
         store.close()
-    if not result.versions and not result.runs:
-        find_journey(settings, journey)  # an unknown name is an error; a known journey with no runs reports zeros
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result.model_dump(mode="json", exclude={"days"} if result.days is None else set()))
     else:
         from journeys.cli.views import print_report
 
@@ -108,15 +136,17 @@ def migrate(
     ],
     map_: Annotated[list[str] | None, typer.Option("--map", help="OLD=NEW step mapping (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would move, change nothing")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER; kept in each run's audit trail)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
 ) -> None:
-    """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped."""
+    """Move live runs of older versions onto version N; refuses while a step with waiting runs is unmapped.
+    Each run moved keeps who, when, from and to in its audit trail."""
     from journeys.services import control
 
     mapping = _mapping(map_)
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await control.migrate(client, store, settings, journey, to_version, mapping, dry_run)
+        return await control.migrate(client, store, settings, journey, to_version, mapping, dry_run, by)
 
     plan = run(lambda: runtime(body))
     if as_json:

@@ -80,7 +80,7 @@ def main() -> None:
         _run(["signal", "c3", "swapped"], env)  # the sale ends c3's outreach at once
         _run(["status", "c3"], env)
         _run(["status", "c1"], env)
-        _run(["report", "modem-swap"], env)
+        _run(["report", "modem-swap", "--by", "day"], env)
     finally:
         _say("Ctrl-C (stopping journeys dev)")
         dev.send_signal(signal.SIGINT)

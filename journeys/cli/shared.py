@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import sys
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -26,8 +27,12 @@ def one_line(text: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    """`data` as indented JSON on stdout (text in any script kept as it is)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """`data` as indented JSON on stdout (text in any script kept as it is, times in ISO 8601)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def run(coro_factory: Any) -> Any:
@@ -38,14 +43,27 @@ def run(coro_factory: Any) -> Any:
         raise typer.Exit(130) from None
 
 
-async def runtime(body: Any) -> Any:
-    """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`."""
+CONNECT_PATIENCE = 10.0  # seconds a command that can do without Temporal waits for it to answer
+
+
+async def runtime(body: Any, *, store_alone: bool = False) -> Any:
+    """Connect to Temporal (failing fast, in one line, when nothing answers), open the store, run `body`.
+
+    With `store_alone`, a Temporal server that does not answer within CONNECT_PATIENCE gives `body` no client
+    (None) instead: the command tells what the store knows."""
+    from journeys.errors import TemporalUnavailable
     from journeys.runtime.temporal import connect, quiet_runtime
     from journeys.store import Store
 
     quiet_runtime()
     settings = Settings()
-    client = await connect(settings)
+    if store_alone:
+        try:
+            client = await asyncio.wait_for(connect(settings), CONNECT_PATIENCE)
+        except (TemporalUnavailable, TimeoutError):
+            client = None
+    else:
+        client = await connect(settings)
     store = Store.open(settings.store_url)
     try:
         return await body(client, store, settings)

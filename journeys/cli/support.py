@@ -87,42 +87,48 @@ def consent(
 
 def status(
     customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    text: Annotated[bool, typer.Option("--text", help="show each message's rendered subject and text")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """The customer's runs: journey, version, current step, what it waits for and until when, messages, outcome."""
+    """The customer's whole story: profile, consent, documents, the timeline of events, each run (steps, current
+    step, what it waits for until when, messages, outcome) and the audit trail. When Temporal does not answer,
+    what the store last recorded, saying so."""
     from journeys.services.status import status as customer_status
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
         return await customer_status(client, store, customer)
 
-    result = run(lambda: runtime(body))
+    result = run(lambda: runtime(body, store_alone=True))
     if as_json:
         print_json(result)
     else:
         from journeys.cli.views import print_status
 
-        print_status(console, result)
+        print_status(console, result, text=text)
 
 
 def cancel(
     customer: Annotated[str, typer.Argument(help="customer id", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)", show_default=False)],
     journey: Annotated[str | None, typer.Option("--journey", help="only this journey's run")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """End the customer's live runs with outcome cancelled."""
+    """End the customer's live runs with outcome cancelled; recorded with who, when and why."""
     from journeys.services import control
 
     async def body(client: Any, store: Any, settings: Settings) -> Any:
-        return await control.cancel(client, store, customer, journey)
+        return await control.cancel(client, store, customer, journey, reason, by)
 
-    results = run(lambda: runtime(body))
+    result = run(lambda: runtime(body))
     if as_json:
-        print_json({"customer": customer, "runs": [r.model_dump() for r in results]})
-    elif not results:
-        console.print(f"{customer} has no live run" + (f" of {journey}" if journey else ""))
+        print_json(result.model_dump(mode="json"))
+    elif not result.runs:
+        console.print(f"{customer} has no live run" + (f" of {journey}" if journey else ""), highlight=False)
     else:
-        for r in results:
+        for r in result.runs:
             console.print(f"{r.journey} ({r.workflow_id}): {r.effect}", highlight=False)
+        console.print(f"by {result.by}: {result.reason}", highlight=False, markup=False)
 
 
 def move(

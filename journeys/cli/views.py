@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console, Group
@@ -23,6 +23,7 @@ _OUTCOME_STYLE = {
     "cancelled": "red",
     "failed": "bold red",
 }
+_SEND_STYLE = {"delivered": "green", "sent": "green", "failed": "bold red", "skipped": "dim", "sending": "yellow"}
 
 
 def _short(text: str | None, width: int = 70) -> str:
@@ -131,53 +132,118 @@ def print_signal(console: Console, result: Any) -> None:
         console.print(f"  {run.journey}: {run.effect}{reason}  [dim]{run.workflow_id}[/]", highlight=False)
 
 
-def print_status(console: Console, status: dict[str, Any]) -> None:
+def print_status(console: Console, status: dict[str, Any], *, text: bool = False) -> None:
+    """The customer's whole story; `text` adds each message's rendered subject and text."""
     c = status["customer"]
+    if not status.get("live", True):
+        console.print(
+            "[bold yellow]Temporal does not answer: what follows is from the store alone, each run as last recorded[/]",
+            highlight=False,
+        )
     console.print(f"[bold]{c['id']}[/] {c.get('name') or ''} · {c.get('email') or '-'} · {c.get('phone') or '-'}")
     tags = ", ".join(c.get("tags") or []) or "-"
     console.print(f"locale {c.get('locale') or '-'} · zone {c.get('timezone') or '-'} · tags {tags}")
-    consent = c.get("consent") or {}
+    consent = status.get("consent") or {}
     if consent:
-        console.print("consent: " + ", ".join(f"{ch} {v.get('status')}" for ch, v in sorted(consent.items())))
+        console.print(
+            "consent: " + ", ".join(f"{ch} {'allowed' if ok else 'denied'}" for ch, ok in consent.items()),
+            highlight=False,
+        )
     if c.get("documents"):
         console.print("documents: " + ", ".join(sorted(c["documents"])))
+    _print_events(console, status.get("events", []))
     if not status["runs"]:
         console.print("no runs")
     for run in status["runs"]:
-        outcome = run["outcome"]
-        detail = run.get("exit_event") or run.get("end_label") or ""
-        head = Text.assemble(
-            (f"{run['journey']} v{run['version']}", "bold"),
-            " — ",
-            (outcome, _OUTCOME_STYLE.get(outcome, "")),
-            f": {detail}" if detail else "",
-        )
-        console.print(head)
-        if outcome == "running":
-            waiting = ", ".join(run["waiting_for"]) or "time"
-            console.print(
-                f"  at step [bold]{run['current_step']}[/], waiting for {waiting} until {_when(run['until'])}"
-            )
-        table = Table(show_edge=False, box=None, padding=(0, 2))
-        for column in ("at", "step", "channel", "to", "status", "what"):
-            table.add_column(column)
-        for m in run["messages"]:
-            table.add_row(
-                _when(m["at"]), m["step"], m["channel"], m["to"], m["status"], _short(m["subject"] or m["body"], 50)
-            )
-        if run["messages"]:
-            console.print(table)
-        for change in run.get("changes", []):
-            if change["kind"] == "move":
-                what = f"moved {change['from_step']} → {change['to_step']}"
-            else:
-                versions = f"v{change['from_version']} → v{change['to_version']}"
-                what = f"migrated {versions} ({change['from_step']} → {change['to_step']})"
-            console.print(f"  {_when(change['at'])}: {what} by {change['by']}: {change['reason']}", highlight=False)
+        _print_run(console, run, text)
+    if status.get("audit"):
+        console.print("audit of the customer:")
     for entry in status.get("audit", []):
         counts = ", ".join(f"{k} {v}" for k, v in entry["details"].items())
-        line = f"{_when(entry['at'])}: {entry['action']} by {entry['by']}: {entry['reason'] or '-'}"
+        line = f"  {_when(entry['at'])}: {entry['action']} by {entry['by']}: {entry['reason'] or '-'}"
         console.print(line + (f" ({counts})" if counts else ""), highlight=False, markup=False)
+
+
+def _print_events(console: Console, events: list[dict[str, Any]]) -> None:
+    """The customer's timeline of events, oldest first, each with the door it came in by."""
+    if not events:
+        console.print("no events")
+        return
+    table = Table(title="events", title_justify="left", show_edge=False, box=None, padding=(0, 2))
+    for column in ("at", "event", "source", "data"):
+        table.add_column(column)
+    for e in events:
+        data = ", ".join(f"{k}={v}" for k, v in (e["data"] or {}).items())
+        table.add_row(_when(e["at"]), Text(e["name"]), e["source"] or "-", Text(_short(data, 50)))
+    console.print(table)
+
+
+def _print_run(console: Console, run: dict[str, Any], text: bool) -> None:
+    """One run: its heading, where it is and what it waits for, then its steps, messages and audit trail in time
+    order."""
+    outcome = run["outcome"]
+    detail = run.get("exit_event") or run.get("end_label") or ""
+    head = Text.assemble(
+        (f"{run['journey']} v{run['version']}", "bold"),
+        " — ",
+        (outcome, _OUTCOME_STYLE.get(outcome, "")),
+        f": {detail}" if detail else "",
+        (f"  {run['workflow_id']}", "dim"),
+    )
+    console.print(head)
+    if outcome == "running":
+        waiting = ", ".join(run["waiting_for"]) or "time"
+        until = f" until {_when(run['until'])}" if run["until"] else ""
+        recorded = " [dim](last recorded)[/]" if run.get("state_from") == "store" else ""
+        console.print(f"  at step [bold]{run['current_step']}[/], waiting for {waiting}{until}{recorded}")
+    steps = run.get("steps", [])
+    rows: list[tuple[Any, float, str, Text]] = []  # at, order among equal times, step, what
+    for i, s in enumerate(steps):
+        rows.append((s["at"], i, s["step"], Text("arrived", style="dim")))
+    for m in run["messages"]:
+        what = Text.assemble(
+            (m["channel"], "bold"), f" → {m['to'] or '-'} ", (m["status"], _SEND_STYLE.get(m["status"], ""))
+        )
+        if m.get("error"):
+            what.append(f" ({m['error']})")
+        if text:
+            for part in (m.get("subject"), m.get("body")):
+                if part:
+                    what.append("\n" + part.strip())
+        elif m.get("subject") or m.get("body"):
+            what.append(": " + _short(m.get("subject") or m.get("body"), 50))
+        arrival = max(
+            (i for i, s in enumerate(steps) if s["step"] == m["step"] and _instant(s["at"]) <= _instant(m["at"])),
+            default=-1,
+        )
+        rows.append((m["at"], arrival + 0.5, m["step"], what))  # right after the arrival at its step
+    for a in run.get("audit", []):
+        rows.append((a["at"], len(steps), "", Text(_audit_line(a))))
+    if rows:
+        table = Table(show_edge=False, box=None, padding=(0, 2))
+        for column in ("at", "step", "what"):
+            table.add_column(column)
+        for at, _, step, what in sorted(rows, key=lambda r: (_instant(r[0]), r[1])):
+            table.add_row(_when(at), step, what)
+        console.print(table)
+
+
+def _audit_line(entry: dict[str, Any]) -> str:
+    """A hand-made change to a run, in words: what, by whom, why."""
+    if entry["action"] == "move":
+        what = f"moved {entry['from_step']} → {entry['to_step']}"
+    elif entry["action"] == "migrate":
+        what = f"migrated v{entry['from_version']} → v{entry['to_version']} ({entry['from_step']} → {entry['to_step']})"
+    else:
+        what = "cancelled" if entry["action"] == "cancel" else entry["action"]
+    return f"{what} by {entry['by']}: {entry['reason'] or '-'}"
+
+
+def _instant(value: Any) -> datetime:
+    """A time from the service (a datetime) or from JSON (ISO text); none sorts first."""
+    if value is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def print_erasure(console: Console, erasure: Any) -> None:
@@ -206,9 +272,23 @@ def print_import(console: Console, errors: Console, report: Any) -> None:
     )
 
 
+def print_events_import(console: Console, errors: Console, report: Any) -> None:
+    for problem in report.problems:
+        errors.print(problem, markup=False, highlight=False, soft_wrap=True)
+    effects = ", ".join(f"{n} {effect}" for effect, n in report.effects.items() if n) or "no run touched"
+    console.print(
+        f"{report.lines} line(s): {report.recorded} recorded, {report.duplicates} duplicate(s), "
+        f"{report.rejected} rejected"
+        + (f", {report.undelivered} not delivered" if report.undelivered else "")
+        + (f", {report.not_taken} not taken" if report.not_taken else "")
+        + f"; runs: {effects}",
+        highlight=False,
+    )
+
+
 def print_report(console: Console, report: Any) -> None:
     versions = ", ".join(f"v{v}" for v in report.versions) or "no version enrolled yet"
-    console.print(f"[bold]{report.journey_id}[/] ({versions}): {report.runs} run(s), {report.live} live")
+    console.print(f"[bold]{report.journey}[/] ({versions}): {report.runs} run(s), {report.live} live")
     steps = Table(title="steps", title_justify="left", show_edge=False)
     for column in ("step", "arrived", "now", "left to"):
         steps.add_column(column, justify="right" if column in ("arrived", "now") else "left")
@@ -230,6 +310,35 @@ def print_report(console: Console, report: Any) -> None:
     console.print(messages)
     for goal in report.goals:
         console.print(f"goal {goal.exit_event}: {goal.runs}/{goal.total} runs ({goal.rate:.0%})")
+    _print_conversion(console, report.conversion)
+    if report.answers:
+        answers = Table(title="answers to voice questions", title_justify="left", show_edge=False)
+        for column in ("question", "answers", "mean", "by answer"):
+            answers.add_column(column, justify="right" if column in ("answers", "mean") else "left")
+        for event, found in report.answers.items():
+            mean = "" if found.mean is None else f"{found.mean:.2f}"
+            by_answer = ", ".join(f"{answer}: {n}" for answer, n in found.by_answer.items())
+            answers.add_row(event, str(found.count), mean, by_answer)
+        console.print(answers)
+    if report.days is not None:
+        days = Table(title="by day (UTC)", title_justify="left", show_edge=False)
+        for column in ("day", "enrolled", "messages", "converted"):
+            days.add_column(column, justify="left" if column == "day" else "right")
+        for day in report.days:
+            days.add_row(day.day, str(day.enrolled), str(day.messages), str(day.converted))
+        console.print(days)
+
+
+def _print_conversion(console: Console, conversion: Any) -> None:
+    goals = ", ".join(conversion.goals) or "none (no exit_on)"
+    table = Table(title=f"conversion: a goal within {conversion.window}", title_justify="left", show_edge=False)
+    for column in ("cohort", "enrolled", "converted", "rate", "lift vs holdout"):
+        table.add_column(column, justify="left" if column == "cohort" else "right")
+    for name, cohort in conversion.cohorts.items():
+        lift = "" if cohort.lift_vs_holdout is None else f"{cohort.lift_vs_holdout:+.0%}"
+        table.add_row(name, str(cohort.enrolled), str(cohort.converted), f"{cohort.rate:.0%}", lift)
+    console.print(table)
+    console.print(f"goals: {goals}" + (f"; {conversion.unsplit} run(s) not split yet" if conversion.unsplit else ""))
 
 
 def print_migration(console: Console, errors: Console, plan: Any) -> None:

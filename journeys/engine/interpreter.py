@@ -97,6 +97,7 @@ class RunState(BaseModel):
     end_label: str | None = None
     ended_at: datetime | None = None
     failure: str | None = None
+    cohort: str | None = None  # the cohort of the first split the run passed (`holdout` included), for reports
 
     @property
     def live(self) -> bool:
@@ -338,6 +339,7 @@ def _run_step(
         return step.else_ or journey.following(step.id)
     if isinstance(step, SplitStep):
         name, cohort = _cohort(journey, step, state.customer_id)
+        state.cohort = state.cohort or name
         if cohort.goto is None and name == "holdout":
             _finish(state, "holdout", now)
             return _end_command(state)

@@ -163,6 +163,7 @@ class Progress(BaseModel):
     exit_event: str | None = None
     end_label: str | None = None
     failure: str | None = None
+    cohort: str | None = None  # the split cohort the run fell in (None: it has passed no split)
 
 
 class RunStatus(BaseModel):

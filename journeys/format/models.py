@@ -334,6 +334,11 @@ class Journey(Model):
     entry: Entry = Field(default_factory=Entry)
     re_entry: ReEntry = "never"
     exit_on: EventNames = Field(default_factory=list)
+    conversion_window: Duration = Field(
+        timedelta(days=30),
+        description="how long after enrolment a goal (`exit_on`) event counts as a conversion in reports, "
+        "also for runs that ended earlier (a `holdout` run, a run that completed)",
+    )
     quiet_hours: QuietHours | None = None
     limits: list[Limit] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)  # type: ignore[valid-type]

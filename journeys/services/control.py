@@ -33,9 +33,31 @@ async def settle(client: Client, wid: str, timeout: float = 30.0) -> RunStatus:
         await asyncio.sleep(0.02)
 
 
-async def cancel(client: Client, store: Store, customer_id: str, journey_id: str | None) -> list[RunEffect]:
+class Cancelled(BaseModel):
+    """What `journeys cancel` did: each live run's effect, and who cancelled, when and why (kept in the audit
+    trail of every run it ended)."""
+
+    customer: str
+    by: str
+    reason: str
+    at: datetime
+    runs: list[RunEffect]
+
+
+async def cancel(
+    client: Client, store: Store, customer_id: str, journey_id: str | None, reason: str, by: str | None = None
+) -> Cancelled:
+    """End the customer's live runs (of one journey, or all); each run it ended keeps a `cancel` audit entry."""
+    if not reason.strip():
+        raise JourneysError("--reason is required: say why (it is kept in the audit trail)")
     live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
-    return await cancel_runs(client, store, live)
+    effects = await cancel_runs(client, store, live)
+    done = Cancelled(customer=customer_id, by=who(by), reason=reason, at=utc_now(), runs=effects)
+    for effect in effects:
+        if effect.effect == "cancelled":
+            audit = RunAuditRow(workflow_id=effect.workflow_id, kind="cancel", at=done.at, by=done.by, reason=reason)
+            await asyncio.to_thread(store.record_audit, audit)
+    return done
 
 
 async def cancel_runs(client: Client, store: Store, live: Sequence[RunRow]) -> list[RunEffect]:

@@ -29,6 +29,16 @@ from journeys.store import Store, StoreUnavailable
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
 
 
+class NotDelivered(JourneysError):
+    """Temporal did not take a recorded event in; the same event id again finishes the delivery."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"{reason}; the event is recorded: run the same command again with --id {event_id} to deliver it"
+        )
+
+
 class SignalResult(BaseModel):
     event_id: str
     customer: str
@@ -56,11 +66,31 @@ async def signal(
     paused journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
     door the event came in by (cli, api, provider, import), kept on the timeline."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=utc_now())
+    recorded = await record(store, customer_id, event, source)
+    return await take_effect(client, store, settings, customer_id, event, recorded, journey_id)
+
+
+async def record(store: Store, customer_id: str, event: Event, source: str) -> bool:
+    """Put the event on the customer's timeline; False when its id was recorded before."""
     try:
-        recorded = await asyncio.to_thread(store.record_event, customer_id, event, source=source)
+        return await asyncio.to_thread(store.record_event, customer_id, event, source=source)
     except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
         raise JourneysError(f"{exc}; if it was recorded, only the same id is safe: --id {event.id}") from None
-    result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded)
+
+
+async def take_effect(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    customer_id: str,
+    event: Event,
+    recorded: bool,
+    journey_id: str | None = None,
+) -> SignalResult:
+    """What a recorded event does: every live run of the customer (or of `journey_id`) takes it in, and, the
+    first time it is recorded, it starts the journeys whose `entry.trigger` it is and the continuous journeys
+    whose entry it now lets the customer into."""
+    result = SignalResult(event_id=event.id, customer=customer_id, event=event.name, duplicate=not recorded)
     # A duplicate is delivered again: runs take an event id once, and this is how a delivery that an outage
     # interrupted is finished (run the same command again with the same --id).
     live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
@@ -68,7 +98,7 @@ async def signal(
     if not recorded:
         return result
     for path, journey in definitions(settings).items():
-        if journey.entry.trigger != name or (journey_id and journey.id != journey_id):
+        if journey.entry.trigger != event.name or (journey_id and journey.id != journey_id):
             continue
         if any(r.journey == journey.id for r in result.runs):
             continue
@@ -115,18 +145,16 @@ async def deliver(client: Client, wid: str, journey_id: str, event: Event) -> Ru
             if task is not None and task.cancelling():  # our own cancellation (Ctrl-C), not the server's deadline
                 raise
             if loop.time() > deadline:
-                raise JourneysError(
-                    f"Temporal did not take event {event.id} to {wid} within {DELIVER_PATIENCE.total_seconds():g} s; "
-                    f"the event is recorded: run the same command again with --id {event.id} to deliver it"
+                patience = DELIVER_PATIENCE.total_seconds()
+                raise NotDelivered(
+                    event.id, f"Temporal did not take event {event.id} to {wid} within {patience:g} s"
                 ) from None
             continue
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run ended meanwhile
                 return ignored("run is no longer live")
-            raise JourneysError(
-                f"Temporal did not take event {event.id} to {wid} ({exc.status.name if exc.status else 'error'}); "
-                f"the event is recorded: run the same command again with --id {event.id} to deliver it"
-            ) from None
+            status = exc.status.name if exc.status else "error"
+            raise NotDelivered(event.id, f"Temporal did not take event {event.id} to {wid} ({status})") from None
         except WorkflowUpdateFailedError:
             return ignored("run is no longer live")
         return RunEffect(journey=journey_id, workflow_id=wid, effect=effect)  # type: ignore[arg-type]

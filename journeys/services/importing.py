@@ -8,13 +8,9 @@ the same file again changes nothing. Problems name fields and ids, never an emai
 
 from __future__ import annotations
 
-import math
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +24,22 @@ from sqlalchemy import func, or_, select
 
 from journeys.errors import InputError
 from journeys.format.customers import PROFILE_KEYS, Profile
-from journeys.format.inputs import _scalar, csv_records, read_rows, read_text
+from journeys.format.inputs import _scalar
+from journeys.services.import_file import (
+    BAD_TEXT,
+    CONTROL,
+    Bad,
+    Columns,
+    Row,
+    as_text,
+    id_of,
+    identifier,
+    kind,
+    plain_mapping,
+    printable,
+    progress,
+    read_records,
+)
 from journeys.store import CustomerRow
 
 if TYPE_CHECKING:
@@ -37,15 +48,8 @@ if TYPE_CHECKING:
     from journeys.store import Store
 
 CHUNK = 1_000  # rows per upsert transaction
-MAX_FIELD = 10_000  # characters in one value
-MAX_ID = 255
-MAX_NESTING = 20  # depth of a YAML/JSON attribute value
-MAX_NODES = 10_000  # values inside one YAML/JSON attribute value (aliases can multiply them)
-KNOWN_KEYS = frozenset((*PROFILE_KEYS, "country"))  # matched whatever their case
+COLUMNS = Columns(known=frozenset((*PROFILE_KEYS, "country")), required=("id",), hint="id, name, email, phone, ...")
 _LIST_SPLIT = re.compile(r"[;|,]")
-_BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and lone surrogates: neither database takes them
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PARSE_CODE = re.compile(r"^\(\d+\) ")  # phonenumbers' "(1) The string supplied ..."
 _NOT_ZONES = frozenset({"localtime", "posixrules"})
 
@@ -62,19 +66,6 @@ class ImportReport(BaseModel):
     rejected: int = 0
     problems: list[str] = Field(default_factory=list)
     conflicts: list[str] = Field(default_factory=list)
-
-
-class _Bad(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-
-
-@dataclass
-class _Row:
-    line: int
-    data: dict[str, Any]
-    from_csv: bool = False  # values are text: numbers and booleans are recognised in attributes
-    problems: list[str] = field(default_factory=list)  # found while reading, before validation
 
 
 def import_customers(
@@ -100,9 +91,9 @@ def import_customers(
     """
     if default_region is not None and default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise InputError(f"default region {default_region!r}: expected a two-letter country code such as IR")
-    total, rows = _read(path)
+    total, rows = read_records(path, COLUMNS)
     importer = _Importer(str(path), store, default_region and default_region.upper())
-    with _progress(console, total) as advance:
+    with progress(console, total, "importing customers") as advance:
         for row in rows:
             importer.add(row)
             if len(importer.chunk) >= chunk_size:
@@ -124,21 +115,21 @@ class _Importer:
         self.owners: dict[str, dict[str, tuple[str, int]]] = {"email": {}, "phone": {}}
         self.conflicts: list[tuple[int, str]] = []
 
-    def add(self, row: _Row) -> None:
+    def add(self, row: Row) -> None:
         self.counts.rows += 1
         self.pending += 1
         where = f"{self.file}:{row.line}"
         problems = list(row.problems)
         # a record that could not be read at all (a JSON line that does not parse, not a mapping) has only that to say
         record = _record(row.data, self.region, problems, coerce=row.from_csv) if row.data or not problems else None
-        customer_id = _id_of(row.data)
+        customer_id = id_of(row.data)
         if customer_id is not None:
             first = self.first_line.setdefault(customer_id, row.line)
             if first != row.line:
                 problems = [f"id: duplicate of line {first}"]
         if problems or record is None:
             self.counts.rejected += 1
-            self.counts.problems.extend(_printable(f"{where}: {p}") for p in problems)
+            self.counts.problems.extend(printable(f"{where}: {p}") for p in problems)
             return
         self.accepted.add(record.id)
         for name in ("email", "phone"):
@@ -206,96 +197,13 @@ def contact_owners(store: Store, emails: set[str], phones: set[str]) -> dict[str
     return found
 
 
-def _printable(text: str) -> str:
-    """A problem as one line: control characters from the file (in an attribute's name, say) written as escapes."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
 def _contact_key(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     return value.lower() if name == "email" else value
 
 
-@contextmanager
-def _progress(console: Console | None, total: int) -> Iterator[Callable[[int], None]]:
-    if console is None:
-        yield lambda _n: None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("importing customers", total=total)
-        yield lambda n: progress.advance(task, n)
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-def _read(path: Path) -> tuple[int, Iterator[_Row]]:
-    """How many records the file holds, and the records; whole-file errors are raised before any is yielded."""
-    if path.suffix.lower() != ".csv":
-        rows = [_Row(row.line, _normalise_keys(row.data), problems=list(row.problems)) for row in read_rows(path)]
-        return len(rows), iter(rows)
-    text = read_text(path)
-    records = csv_records(path, text)
-    header = next(records, None)
-    if header is None:
-        raise InputError(f"{path}:1: empty file: expected a header row naming the columns (id, name, email, ...)")
-    names = _header(path, header[1])
-    total = sum(1 for _ in csv_records(path, text)) - 1  # a first pass: bad quoting fails before any write
-    rows = (_csv_row(line, cells, names) for line, cells in records)
-    return total, rows
-
-
-def _header(path: Path, cells: list[str]) -> list[str]:
-    names = [_key(cell) for cell in cells]
-    seen: set[str] = set()
-    for name in names:
-        if name and name in seen:
-            raise InputError(f"{path}:1: column {name!r} appears twice in the header")
-        seen.add(name)
-    if "id" not in seen:
-        separator = next(
-            (f" (the columns seem to be separated by {c!r}: use commas)" for c in ";\t" if c in cells[0]), ""
-        )
-        raise InputError(f"{path}:1: no id column{separator}: the header must name one (id, name, email, phone, ...)")
-    return names
-
-
-def _key(name: Any) -> str:
-    text = str(name).strip()
-    return text.lower() if text.lower() in KNOWN_KEYS else text
-
-
-def _normalise_keys(data: dict[Any, Any]) -> dict[str, Any]:
-    return {_key(k): v for k, v in data.items()}
-
-
-def _csv_row(line: int, cells: list[str], names: list[str]) -> _Row:
-    row = _Row(line, {}, from_csv=True)
-    for index, cell in enumerate(cells):
-        if not cell.strip():
-            continue
-        if index >= len(names):
-            row.problems.append(f"row has {len(cells)} values but the header has {len(names)} columns")
-            break
-        if not names[index]:
-            row.problems.append(f"column {index + 1} has a value but no name in the header")
-            continue
-        row.data[names[index]] = cell
-    return row
-
-
 # --- validating ---------------------------------------------------------------------------------
-
-
-def _id_of(data: dict[str, Any]) -> str | None:
-    value = data.get("id")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> Profile | None:
@@ -305,13 +213,13 @@ def _record(data: dict[str, Any], region: str | None, problems: list[str], *, co
     def check(name: str, validate: Callable[[], Any]) -> None:
         try:
             value = validate()
-        except _Bad as exc:
+        except Bad as exc:
             problems.append(str(exc))
         else:
             if value is not None:
                 values[name] = value
 
-    check("id", lambda: _customer_id(data.get("id")))
+    check("id", lambda: identifier("id", data.get("id")))
     profile: dict[str, Callable[[str], str | None]] = {
         "name": _name,
         "email": _email,
@@ -321,7 +229,7 @@ def _record(data: dict[str, Any], region: str | None, problems: list[str], *, co
     }
     for name, validate in profile.items():
         if data.get(name) is not None:
-            check(name, lambda n=name, v=validate: v(_text(n, data[n])))
+            check(name, lambda n=name, v=validate: v(as_text(n, data[n])))
     if data.get("tags") is not None:
         check("tags", lambda: _tags(data["tags"]))
     check("attributes", lambda: _attributes(data, coerce))
@@ -330,32 +238,9 @@ def _record(data: dict[str, Any], region: str | None, problems: list[str], *, co
     return Profile(**values)
 
 
-def _text(name: str, value: Any) -> str:
-    """A profile value as stripped text."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Bad(name, f"expected text, got {_kind(value)}")
-    text = str(value).strip()
-    if len(text) > MAX_FIELD:
-        raise _Bad(name, f"longer than {MAX_FIELD:,} characters")
-    return text
-
-
-def _customer_id(value: Any) -> str:
-    if value is None or value == "":
-        raise _Bad("id", "missing")
-    text = _text("id", value)
-    if not text:
-        raise _Bad("id", "missing")
-    if len(text) > MAX_ID:
-        raise _Bad("id", f"longer than {MAX_ID} characters")
-    if _CONTROL.search(text) or _BAD_TEXT.search(text):
-        raise _Bad("id", "contains a control character or line break")
-    return text
-
-
 def _name(text: str) -> str | None:
-    if _CONTROL.search(text) or _BAD_TEXT.search(text):
-        raise _Bad("name", "contains a control character or line break")
+    if CONTROL.search(text) or BAD_TEXT.search(text):
+        raise Bad("name", "contains a control character or line break")
     return text or None
 
 
@@ -371,7 +256,7 @@ def _email(text: str) -> str | None:
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise _Bad("email", f"not a valid address: {exc}") from None
+        raise Bad("email", f"not a valid address: {exc}") from None
 
 
 @lru_cache(maxsize=4096)
@@ -390,21 +275,21 @@ def _phone(text: str, country: Any, default_region: str | None) -> str | None:
         if isinstance(country, str) and country.strip():
             region = country.strip().upper()
             if region not in phonenumbers.SUPPORTED_REGIONS:
-                raise _Bad("country", "unknown country: expected a two-letter code such as IR or GB")
+                raise Bad("country", "unknown country: expected a two-letter code such as IR or GB")
         if region is None:
-            raise _Bad(
+            raise Bad(
                 "phone",
                 "no country code: write it as +<country code><number>, add a country column, or give a default region",
             )
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise _Bad("phone", f"not a phone number ({_PARSE_CODE.sub('', str(exc))})") from None
+        raise Bad("phone", f"not a phone number ({_PARSE_CODE.sub('', str(exc))})") from None
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_number(number) or region
-        raise _Bad("phone", "not a valid phone number" + (f" in {where}" if where and where != "ZZ" else ""))
+        raise Bad("phone", "not a valid phone number" + (f" in {where}" if where and where != "ZZ" else ""))
     if number.extension:
-        raise _Bad("phone", "has an extension, which a phone number for messages cannot keep")
+        raise Bad("phone", "has an extension, which a phone number for messages cannot keep")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -418,7 +303,7 @@ def _timezone(text: str) -> str | None:
         return None
     zone = _zones().get(text.lower())
     if zone is None:
-        raise _Bad("timezone", "unknown time zone: expected an IANA name such as Asia/Tehran or Europe/London")
+        raise Bad("timezone", "unknown time zone: expected an IANA name such as Asia/Tehran or Europe/London")
     return zone
 
 
@@ -436,7 +321,7 @@ def _locale(text: str) -> str | None:
         return None
     locale, error = _locale_or_error(text)
     if error is not None:
-        raise _Bad("locale", error)
+        raise Bad("locale", error)
     return locale
 
 
@@ -446,12 +331,12 @@ def _tags(value: Any) -> list[str]:
     elif isinstance(value, list):
         items = value
     else:
-        raise _Bad("tags", f"expected a list or text separated by ; | or , (got {_kind(value)})")
+        raise Bad("tags", f"expected a list or text separated by ; | or , (got {kind(value)})")
     tags: list[str] = []
     for item in items:
-        tag = _text("tags", item)
-        if _CONTROL.search(tag) or _BAD_TEXT.search(tag):
-            raise _Bad("tags", "contains a control character or line break")
+        tag = as_text("tags", item)
+        if CONTROL.search(tag) or BAD_TEXT.search(tag):
+            raise Bad("tags", "contains a control character or line break")
         if tag and tag not in tags:
             tags.append(tag)
     return tags
@@ -461,54 +346,8 @@ def _attributes(data: dict[str, Any], coerce: bool) -> dict[str, Any]:
     """Every column that is no profile field; CSV text becomes a number or boolean where it clearly is one."""
     nested = data.get("attributes")
     if nested is not None and not isinstance(nested, dict):
-        raise _Bad("attributes", "expected a mapping (in a CSV file, give each attribute its own column)")
+        raise Bad("attributes", "expected a mapping (in a CSV file, give each attribute its own column)")
     merged = {**(nested or {}), **{k: v for k, v in data.items() if k not in PROFILE_KEYS}}
-    budget = [MAX_NODES]
     if coerce:
         merged = {key: _scalar(value) for key, value in merged.items()}
-    return {_plain_key(key): _plain(value, str(key), 0, budget) for key, value in merged.items()}
-
-
-def _plain_key(key: Any) -> str:
-    text = str(key)
-    if not text.strip():
-        raise _Bad("attributes", "an attribute has an empty name")
-    if len(text) > MAX_FIELD or _BAD_TEXT.search(text):
-        raise _Bad("attributes", "an attribute name is too long or holds a NUL character")
-    return text
-
-
-def _plain(value: Any, where: str, depth: int, budget: list[int]) -> Any:
-    """`value` as plain JSON data (YAML gives dates and its own container types), checked for size."""
-    budget[0] -= 1
-    if budget[0] < 0 or depth > MAX_NESTING:
-        raise _Bad(where, "value too large or nested too deeply")
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Bad(where, "not a finite number")
-        return float(value)
-    if isinstance(value, str):
-        if len(value) > MAX_FIELD:
-            raise _Bad(where, f"longer than {MAX_FIELD:,} characters")
-        if _BAD_TEXT.search(value):
-            raise _Bad(where, "contains a NUL character or invalid text")
-        return str(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {_plain_key(k): _plain(v, f"{where}.{k}", depth + 1, budget) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]", depth + 1, budget) for i, v in enumerate(value)]
-    raise _Bad(where, f"unsupported value ({_kind(value)})")
-
-
-def _kind(value: Any) -> str:
-    names = {bool: "a boolean", dict: "a mapping", list: "a list", type(None): "nothing"}
-    for kind, text in names.items():
-        if isinstance(value, kind):
-            return text
-    return type(value).__name__
+    return plain_mapping(merged, "attributes")

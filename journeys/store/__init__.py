@@ -28,7 +28,15 @@ from journeys.store.models import (
     StepLogRow,
 )
 from journeys.store.records import MessageStatus, Reservation, SendReservation, UpsertCounts
-from journeys.store.report import GoalConversion, JourneyReport, MessageCount, OutcomeCount, StepReport, Transition
+from journeys.store.report import (
+    GoalConversion,
+    JourneyReport,
+    MessageCount,
+    OutcomeCount,
+    ReportSpec,
+    StepReport,
+    Transition,
+)
 from journeys.store.store import Store
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "MessageRow",
     "MessageStatus",
     "OutcomeCount",
+    "ReportSpec",
     "Reservation",
     "RunAuditRow",
     "RunRow",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -154,6 +154,17 @@ class CustomerMethods(StoreBase):
         with self._session() as session:
             return list(session.exec(select(CustomerRow.id).order_by(CustomerRow.id)))
 
+    def known_customers(self, ids: Collection[str]) -> set[str]:
+        """Which of `ids` are customers in the store (for an import to reject the others before acting), in
+        queries of CHUNK ids."""
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self._session() as session:
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                found.update(session.exec(select(CustomerRow.id).where(col(CustomerRow.id).in_(chunk))))
+        return found
+
     def apply_update(
         self,
         customer_id: str,
@@ -255,13 +266,18 @@ class CustomerMethods(StoreBase):
 
     def events_of(self, customer_id: str) -> list[Event]:
         """The customer's timeline, oldest first."""
+        return [Event(id=r.id, name=r.name, data=r.data, at=utc(r.at)) for r in self.event_rows_of(customer_id)]
+
+    def event_rows_of(self, customer_id: str) -> list[EventRow]:
+        """The customer's timeline as recorded, each event with when it was recorded and its `source`, oldest first."""
         with self._session() as session:
-            rows = session.exec(
-                select(EventRow)
-                .where(EventRow.customer_id == customer_id)
-                .order_by(col(EventRow.at), col(EventRow.recorded_at), col(EventRow.id))
-            ).all()
-        return [Event(id=r.id, name=r.name, data=r.data, at=utc(r.at)) for r in rows]
+            return list(
+                session.exec(
+                    select(EventRow)
+                    .where(EventRow.customer_id == customer_id)
+                    .order_by(col(EventRow.at), col(EventRow.recorded_at), col(EventRow.id))
+                )
+            )
 
 
 def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:

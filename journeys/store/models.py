@@ -130,13 +130,13 @@ class StepLogRow(SQLModel, table=True):
 
 
 class RunAuditRow(SQLModel, table=True):
-    """A hand-made change to a live run: a move by support staff or a migration to a new version."""
+    """A hand-made change to a live run: a move or a cancel by support staff, or a migration to a new version."""
 
     __tablename__ = "run_audit"
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(index=True)
-    kind: str  # "move" | "migrate"
+    kind: str  # "move" | "cancel" | "migrate"
     at: datetime = _at()
     by: str
     reason: str | None = None

@@ -6,6 +6,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from journeys.store.conversion import (
+    Answers,
+    Conversion,
+    Day,
+    ReportSpec,
+    answers,
+    conversion,
+    converted_at,
+    days,
+)
 from journeys.store.models import MessageRow, RunRow, StepLogRow
 
 LIVE = "running"
@@ -44,19 +54,25 @@ class GoalConversion(BaseModel):
 
 
 class JourneyReport(BaseModel):
-    journey_id: str
-    versions: list[int]
+    journey: str
+    version: int | None  # the definition's version today (else the newest enrolled)
+    versions: list[int]  # the versions runs were enrolled with
     runs: int
     live: int
     steps: list[StepReport]  # in order of first arrival
     paths: list[Transition]
     outcomes: list[OutcomeCount]
     messages: list[MessageCount]
-    goals: list[GoalConversion]
+    goals: list[GoalConversion]  # runs that ended on each goal while live
+    conversion: Conversion  # goal events within the window, per cohort, also after the run ended
+    answers: dict[str, Answers]  # per voice question's event
+    days: list[Day] | None = None  # with `by_day`
 
 
-def journey_report(session: Session, journey_id: str) -> JourneyReport:
-    """Counts over every version of the journey (step ids that a version dropped still show)."""
+def journey_report(session: Session, journey_id: str, spec: ReportSpec | None = None) -> JourneyReport:
+    """Counts over every version of the journey (step ids that a version dropped still show); `spec` is what
+    the journey's definition says of goals, window, cohorts and questions."""
+    spec = spec or ReportSpec()
     run, log, message = RunRow.__table__.c, StepLogRow.__table__.c, MessageRow.__table__.c  # type: ignore[attr-defined]
     steps: dict[str, StepReport] = {}
 
@@ -119,12 +135,14 @@ def journey_report(session: Session, journey_id: str) -> JourneyReport:
             .order_by(message.channel, message.status)
         )
     ]
-    versions = session.exec(
-        select(run.version).where(run.journey_id == journey_id).distinct().order_by(run.version)
-    ).scalars()
+    versions = list(
+        session.exec(select(run.version).where(run.journey_id == journey_id).distinct().order_by(run.version)).scalars()
+    )
+    converted = converted_at(journey_id, spec)
     return JourneyReport(
-        journey_id=journey_id,
-        versions=list(versions),
+        journey=journey_id,
+        version=spec.version or (versions[-1] if versions else None),
+        versions=versions,
         runs=total,
         live=live,
         steps=list(steps.values()),
@@ -132,4 +150,7 @@ def journey_report(session: Session, journey_id: str) -> JourneyReport:
         outcomes=outcomes,
         messages=messages,
         goals=goals,
+        conversion=conversion(session, journey_id, spec, converted),
+        answers=answers(session, journey_id, spec),
+        days=days(session, journey_id, converted) if spec.by_day else None,
     )

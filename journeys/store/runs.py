@@ -70,6 +70,7 @@ class RunMethods(StoreBase):
             row.exit_event = progress.exit_event
             row.end_label = progress.end_label
             row.failure = progress.failure
+            row.cohort = progress.cohort or row.cohort
             row.updated_at = utc_now()
             session.add(row)
 
@@ -228,9 +229,9 @@ class RunMethods(StoreBase):
         if rows:
             session.exec(insert(StepLogRow.__table__), params=rows)  # type: ignore[attr-defined]
 
-    def journey_report(self, journey_id: str) -> report.JourneyReport:
+    def journey_report(self, journey_id: str, spec: report.ReportSpec | None = None) -> report.JourneyReport:
         with self._session() as session:
-            return report.journey_report(session, journey_id)
+            return report.journey_report(session, journey_id, spec)
 
     def save_version(self, journey_id: str, version: int, text: str, hash: str, at: datetime) -> None:
         """Keep the text of a version that enrols; a changed definition under the same number is refused."""
@@ -255,6 +256,17 @@ class RunMethods(StoreBase):
         with self._session() as session:
             saved = session.get(JourneyVersionRow, (journey_id, version))
             return saved.text if saved else None
+
+    def newest_version_text(self, journey_id: str) -> str | None:
+        """The text of the journey's newest version that enrolled (None: it never enrolled anyone)."""
+        with self._session() as session:
+            query = (
+                select(JourneyVersionRow.text)
+                .where(JourneyVersionRow.journey_id == journey_id)
+                .order_by(col(JourneyVersionRow.version).desc())
+                .limit(1)
+            )
+            return session.exec(query).first()
 
     def set_paused(self, journey_id: str, paused: bool, at: datetime) -> None:
         try:

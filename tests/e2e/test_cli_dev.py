@@ -3,6 +3,7 @@ the support commands in others, as a person would type them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -49,9 +50,61 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert [m["step"] for m in run["messages"]] == ["invite"] or run["messages"] == []  # quiet hours may hold it
     assert dev.json("status", "c2")["runs"][0]["outcome"] == "exited"
 
-    cancelled = dev.json("cancel", "c1")
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"customer": "c1", "event": "delivered", "data": {"courier": "post"}}\n{"customer": "nobody", "event": "x"}\n',
+        encoding="utf-8",
+    )
+    bulk = dev.run("events", "import", str(events), "--json")
+    report = json.loads(bulk.stdout)
+    assert bulk.returncode == 1  # a bad line: reported by its number, the good one taken
+    assert (report["recorded"], report["rejected"], report["effects"]["advanced"]) == (1, 1, 1)
+    assert report["problems"] == [f"{events}:2: customer: no customer 'nobody' in the store"]
+    again = json.loads(dev.run("events", "import", str(events), "--json").stdout)
+    assert (again["recorded"], again["duplicates"]) == (0, 1)  # the same file again changes nothing
+    until(lambda: dev.json("status", "c1")["runs"][0]["current_step"] != "await_delivery", 10, "delivered taken")
+
+    no_reason = dev.run("cancel", "c1")
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr  # a usage error: nothing was cancelled
+    cancelled = dev.json("cancel", "c1", "--reason", "moved abroad", "--by", "agent-7")
     assert [r["effect"] for r in cancelled["runs"]] == ["cancelled"]
+    assert (cancelled["by"], cancelled["reason"]) == ("agent-7", "moved abroad")
     until(lambda: dev.json("status", "c1")["runs"][0]["outcome"] == "cancelled", 10, "the run to be cancelled")
+
+    story = dev.json("status", "c1")
+    assert {"customer", "consent", "events", "runs", "audit", "live"} <= set(story) and story["live"] is True
+    assert story["consent"] == {"email": True, "sms": True, "voice": True, "webhook": True}
+    assert [(e["name"], e["data"], e["source"]) for e in story["events"]] == [
+        ("registered", {"source": "phone"}, "cli"),
+        ("delivered", {"courier": "post"}, "import"),
+    ]
+    (run,) = story["runs"]
+    assert [s["step"] for s in run["steps"]][:3] == ["invite", "await_registration", "await_delivery"]
+    assert all({"step", "at"} <= set(s) for s in run["steps"])
+    assert all({"at", "step", "channel", "to", "status", "subject", "body"} <= set(m) for m in run["messages"])
+    assert [(a["action"], a["by"], a["reason"]) for a in run["audit"]] == [("cancel", "agent-7", "moved abroad")]
+
+    # Temporal does not answer: the store's story, saying so, at once and with exit 0
+    dead = {**dev.env, "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
+    alone = subprocess.run(
+        [*JOURNEYS, "status", "c1", "--json"], env=dead, cwd=dev.cwd, capture_output=True, text=True, timeout=60
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert json.loads(alone.stdout) == {**story, "live": False, "runs": [{**run, "state_from": "store"}]}
+    table = subprocess.run(
+        [*JOURNEYS, "status", "c1", "--text"],
+        env={**dead, "COLUMNS": "200"},
+        cwd=dev.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert table.returncode == 0, table.stderr
+    assert "from the store alone" in table.stdout
+    lines = table.stdout.splitlines()
+    assert any("registered" in line and "cli" in line for line in lines)  # the timeline, with each event's source
+    assert all(m["subject"] in table.stdout for m in run["messages"])  # --text: each message as rendered
+    assert "cancelled by agent-7: moved abroad" in table.stdout
 
 
 def test_state_survives_a_restart_of_journeys_dev(dev: Dev, tmp_path: Path) -> None:
@@ -98,7 +151,12 @@ steps:
 def test_client_commands_say_in_one_line_when_nothing_answers(tmp_path: Path) -> None:
     env = {**os.environ, "JOURNEYS_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "JOURNEYS_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
-        [*JOURNEYS, "status", "c1"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [*JOURNEYS, "cancel", "c1", "--reason", "asked"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -27,3 +27,17 @@ def test_the_readme_tour_runs_on_journeys_dev_and_tells_its_story(dev: Dev) -> N
     assert [run["outcome"] for run in status["runs"]] == ["exited"]  # "c3's run ends at once"
     skipped = json.loads(journeys(dev, "status", "c4", "--json").stdout)
     assert skipped["runs"] == []  # "c4 skipped (entry.unless)"
+
+    # what marketers ask first: c3's swap converts; an answer to the satisfaction call is counted
+    answered = journeys(dev, "signal", "c1", "satisfaction_rated", "--data", "digits=5")
+    assert answered.returncode == 0, answered.stderr
+    report = json.loads(journeys(dev, "report", "modem-swap", "--by", "day", "--json").stdout)
+    assert (report["journey"], report["version"], report["runs"]) == ("modem-swap", 3, 4)  # c1, c2, c3, c6
+    assert report["conversion"]["window"] == "30d"
+    assert report["conversion"]["cohorts"] == {
+        "all": {"enrolled": 4, "converted": 1, "rate": 0.25, "lift_vs_holdout": None}
+    }
+    assert report["answers"] == {"satisfaction_rated": {"count": 1, "by_answer": {"5": 1}, "mean": 5.0}}
+    days = report["days"]
+    assert [sum(d[k] for d in days) for k in ("enrolled", "converted")] == [4, 1]
+    assert sum(d["messages"] for d in days) == sum(m["count"] for m in report["messages"])  # quiet hours hold some

@@ -50,6 +50,24 @@ def test_events_of_is_in_time_order(store: Store, ada: str) -> None:
     assert store.events_of("nobody") == []
 
 
+def test_event_rows_of_keep_the_door_each_event_came_in_by_in_time_order(store: Store, ada: str) -> None:
+    store.record_event(
+        ada, Event(id="b", name="replied", data={"text": "yes"}, at=T0 + timedelta(hours=1)), source="provider"
+    )
+    store.record_event(ada, Event(id="a", name="registered", at=T0), source="api")
+    store.record_event(ada, Event(id="c", name="swapped", at=T0 + timedelta(hours=2)))
+
+    rows = store.event_rows_of(ada)
+
+    assert [(r.id, r.name, r.source, r.at) for r in rows] == [
+        ("a", "registered", "api", T0),
+        ("b", "replied", "provider", T0 + timedelta(hours=1)),
+        ("c", "swapped", "cli", T0 + timedelta(hours=2)),
+    ]
+    assert rows[1].data == {"text": "yes"}
+    assert store.event_rows_of("nobody") == []
+
+
 def test_document_upload_records_the_document_for_every_journey(store: Store, ada: str) -> None:
     upload = Event(id="doc-1", name="document_uploaded", data={"kind": "id_card", "file": "front.jpg"}, at=T0)
 
@@ -92,3 +110,12 @@ def test_documents_belong_to_their_customer(store: Store, ada: str) -> None:
     bob = store.customer("bob")
 
     assert bob is not None and bob.documents == {} and bob.events == {}
+
+
+def test_known_customers_are_those_of_the_ids_the_store_holds_however_many_are_asked(store: Store) -> None:
+    store.upsert_customers([Profile(id=f"k{n}") for n in range(0, 2_500, 2)])
+
+    asked = [f"k{n}" for n in range(2_500)] + ["k0", "nobody"]
+
+    assert store.known_customers(asked) == {f"k{n}" for n in range(0, 2_500, 2)}
+    assert store.known_customers([]) == set()

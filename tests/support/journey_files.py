@@ -16,6 +16,17 @@ HEADER = "id: j\nname: J\nsteps:\n"
 SPEC_EXAMPLE = "".join(f"{line}\n" for line in _EXAMPLE.lines if not line.startswith("# journey:"))
 """The complete example of docs/format.md as the page shows it (modem-swap), read from the page itself."""
 
+FOLLOWUP = """
+id: followup
+name: Complaint follow-up
+entry: {trigger: complaint_filed}
+re_entry: always
+steps:
+  - {id: acknowledge, send: sms, message: {text: "We have your complaint {{ event.data.ref }}"}}
+  - {id: await_resolution, wait_for: complaint_resolved, timeout: 2d}
+"""
+"""A journey entered by its event (`entry.trigger`), which acknowledges the complaint by SMS and waits."""
+
 
 def write(folder: Path, text: str, name: str = "j.yaml") -> Path:
     """`text`, dedented, as the file `folder/name`."""

@@ -87,9 +87,11 @@ async def test_cancelling_a_run_an_interrupted_enrolment_left_unstarted_ends_it_
     monkeypatch.setattr(shared, "UNSTARTED_PATIENCE", shared.timedelta(seconds=0.5))
     store.upsert_customers([awake("c3")])
     wid, _ = register(store, "c3")
-    assert [(r.workflow_id, r.effect) for r in await cancel(client, store, "c3", None)] == [(wid, "cancelled")]
+    cancelled = await cancel(client, store, "c3", None, "duplicate signup")
+    assert [(r.workflow_id, r.effect) for r in cancelled.runs] == [(wid, "cancelled")]
     (run,) = store.runs_of("c3")
     assert run.outcome == "cancelled"
+    assert [(a.kind, a.reason) for a in store.audits_of(wid)] == [("cancel", "duplicate signup")]
 
     (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c3"])
     assert enrolment.workflow_id != wid  # the cancelled run is never started (re_entry decides about a new one)

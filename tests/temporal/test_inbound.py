@@ -20,6 +20,7 @@ from journeys.http.inbound import MAX_BODY_BYTES, create_app, inbound_server
 from journeys.runtime.temporal import TemporalUnavailable, build_worker
 from journeys.services.catalogue import publish
 from journeys.services.enrolment import enroll
+from journeys.services.reporting import report_spec
 from journeys.settings import Settings
 from journeys.store import SendReservation, Store
 from tests.support import ROOT
@@ -302,6 +303,8 @@ async def test_gather_opt_out_keys_opt_out_of_calls_and_end_the_live_run(
         assert response.status_code == 200
     assert consent(store, "c1", "voice") == "opted_out"
     assert events(store, "c1") == [("satisfaction_rated", {"digits": "4"}), ("opted_out", {"channel": "voice"})]
+    answers = store.journey_report("modem-swap", report_spec(publish(MODEM_SWAP))).answers
+    assert answers["satisfaction_rated"].by_answer == {"4": 1}  # the journey's call, named by the answer's id
     await connector.client.get_workflow_handle(enrolment.workflow_id).result()
     (run,) = store.runs_of("c1")
     assert (run.outcome, run.exit_event) == ("exited", "opted_out")

@@ -113,8 +113,8 @@ async def test_same_event_id_twice_is_one_event(client: Client, store: Store, se
 async def test_cancel_ends_live_runs(client: Client, store: Store, settings: Settings) -> None:
     store.upsert_customers([customer("c5")])
     (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), ["c5"])
-    results = await cancel(client, store, "c5", None)
-    assert [(r.workflow_id, r.effect) for r in results] == [(enrolment.workflow_id, "cancelled")]
+    results = await cancel(client, store, "c5", None, "moved abroad")
+    assert [(r.workflow_id, r.effect) for r in results.runs] == [(enrolment.workflow_id, "cancelled")]
     await client.get_workflow_handle(enrolment.workflow_id).result()
     (run,) = store.runs_of("c5")
     assert run.outcome == "cancelled"

@@ -13,12 +13,14 @@ from journeys.engine.runs import RunInput, workflow_id
 from journeys.errors import JourneysError
 from journeys.format.customers import Profile
 from journeys.services.catalogue import publish
-from journeys.services.control import migrate, move, set_paused, settle
+from journeys.services.control import cancel, migrate, move, set_paused, settle
 from journeys.services.delivery import signal
 from journeys.services.enrolment import enroll
+from journeys.services.status import status as customer_status
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.support import ROOT
+from tests.temporal.test_store_reads import awake
 
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
 
@@ -89,6 +91,8 @@ async def test_move_into_a_wait_for_whose_event_already_came_goes_straight_on(
         "await_registration",
         "await_delivery",
     )
+    (run,) = (await customer_status(client, store, "c1"))["runs"]
+    assert [(a["action"], a["by"], a["reason"]) for a in run["audit"]] == [("move", "agent-7", "registered by phone")]
 
 
 async def test_move_to_a_step_the_journey_lacks_is_refused(client: Client, store: Store, settings: Settings) -> None:
@@ -129,7 +133,7 @@ async def test_migration_across_continue_as_new_keeps_visits_and_send_counter(
     preview = await migrate(client, store, settings, "daily", 2, {"pause": "rest"}, dry_run=True)
     assert preview.moves == [{"from_version": 1, "from_step": "pause", "to_step": "rest", "runs": 1}]
     assert preview.migrated == 0 and store.runs_of("c3")[0].version == 1
-    done = await migrate(client, store, settings, "daily", 2, {"pause": "rest"}, dry_run=False)
+    done = await migrate(client, store, settings, "daily", 2, {"pause": "rest"}, dry_run=False, by="lead-2")
     assert done.migrated == 1 and done.failed == []
 
     status = await settle(client, wid)
@@ -142,8 +146,9 @@ async def test_migration_across_continue_as_new_keeps_visits_and_send_counter(
     (run,) = store.runs_of("c3")
     assert (run.version, run.outcome, run.end_label) == (2, "completed", "gave_up")
     (audit,) = store.audits_of(wid)
-    assert (audit.kind, audit.from_version, audit.to_version, audit.from_step, audit.to_step) == (
+    assert (audit.kind, audit.by, audit.from_version, audit.to_version, audit.from_step, audit.to_step) == (
         "migrate",
+        "lead-2",
         1,
         2,
         "pause",
@@ -195,3 +200,88 @@ async def test_editing_the_yaml_never_changes_a_live_run_only_new_enrolments(
     assert sms_bodies(store, "early") == ["ping v1"] * 3  # the run keeps the definition it was enrolled with
     assert sms_bodies(store, "late") == ["ping v2"] * 3
     assert [r.version for r in store.runs_of("early")] == [1] and [r.version for r in store.runs_of("late")] == [2]
+
+
+async def enrolled(client: Client, store: Store, settings: Settings, profile: Profile) -> str:
+    """The customer in the store and in modem-swap, its run settled at its first wait; the run's id."""
+    store.upsert_customers([profile])
+    (enrolment,) = await enroll(client, store, settings, publish(MODEM_SWAP), [profile.id])
+    await settle(client, enrolment.workflow_id)
+    return enrolment.workflow_id
+
+
+async def test_cancel_keeps_who_when_and_why_and_status_tells_the_whole_story(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    wid = await enrolled(client, store, settings, awake("c5"))  # no quiet hours hold the invitation
+    await signal(client, store, settings, "c5", "registered", {"via": "phone"}, "reg-1")
+    await signal(client, store, settings, "c5", "replied", {"text": "yes"}, "sms-1", source="provider")
+    store.change_consent("c5", "sms", "opted_out", by="agent-7", reason="asked by phone")
+    await settle(client, wid)
+
+    cancelled = await cancel(client, store, "c5", "modem-swap", "moved abroad", "agent-7")
+
+    assert [(r.workflow_id, r.effect) for r in cancelled.runs] == [(wid, "cancelled")]
+    assert (cancelled.by, cancelled.reason) == ("agent-7", "moved abroad")
+    await client.get_workflow_handle(wid).result()
+    story = await customer_status(client, store, "c5")
+    assert story["live"] is True
+    assert story["consent"] == {"email": True, "sms": False, "voice": True, "webhook": True}
+    assert [(e["id"], e["name"], e["source"], e["data"]) for e in story["events"]] == [
+        ("reg-1", "registered", "cli", {"via": "phone"}),
+        ("sms-1", "replied", "provider", {"text": "yes"}),
+    ]
+    (run,) = story["runs"]
+    assert (run["workflow_id"], run["outcome"], run["version"]) == (wid, "cancelled", 3)
+    assert [s["step"] for s in run["steps"]][:3] == ["invite", "await_registration", "await_delivery"]
+    assert all(s["at"] >= run["started_at"] for s in run["steps"])
+    (message,) = run["messages"]
+    assert (message["step"], message["channel"], message["to"], message["status"]) == (
+        "invite",
+        "email",
+        "c5@example.com",
+        "sent",
+    )
+    assert message["subject"] and message["body"]  # the rendered text, as it went out
+    (audit,) = run["audit"]
+    assert (audit["action"], audit["by"], audit["reason"]) == ("cancel", "agent-7", "moved abroad")
+    assert audit["at"] == cancelled.at
+    assert [(a["action"], a["by"], a["reason"]) for a in story["audit"]] == [("consent", "agent-7", "asked by phone")]
+
+
+async def test_cancel_records_nothing_when_no_run_was_live(client: Client, store: Store, settings: Settings) -> None:
+    wid = await enrolled(client, store, settings, customer("c6"))
+    await signal(client, store, settings, "c6", "swapped", {})
+    await client.get_workflow_handle(wid).result()
+
+    cancelled = await cancel(client, store, "c6", None, "too late", "agent-7")
+
+    assert cancelled.runs == [] and store.audits_of(wid) == []
+
+
+async def test_cancel_without_a_reason_is_refused_and_ends_nothing(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    wid = await enrolled(client, store, settings, customer("c7"))
+    with pytest.raises(JourneysError, match="--reason is required"):
+        await cancel(client, store, "c7", None, "  ", "agent-7")
+    assert (await settle(client, wid)).outcome == "running"
+
+
+async def test_status_without_temporal_tells_what_the_store_last_recorded(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    wid = await enrolled(client, store, settings, awake("c8"))  # no quiet hours hold the invitation
+    await signal(client, store, settings, "c8", "registered", {}, "reg-8")
+    await settle(client, wid)
+    live = await customer_status(client, store, "c8")
+
+    alone = await customer_status(None, store, "c8")
+
+    assert (alone["live"], live["live"]) == (False, True)
+    (run,) = alone["runs"]
+    assert (run["state_from"], live["runs"][0]["state_from"]) == ("store", "run")
+    for key in ("outcome", "current_step", "waiting_for", "until", "steps", "messages", "audit"):
+        assert run[key] == live["runs"][0][key], key
+    assert (run["outcome"], run["current_step"]) == ("running", "await_delivery")
+    assert [e["id"] for e in alone["events"]] == ["reg-8"]

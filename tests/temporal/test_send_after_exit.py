@@ -85,12 +85,12 @@ async def test_a_cancel_while_the_send_is_in_flight_stops_it(
     client: Client, store: Store, reminder: Settings, channel: RecordingChannel
 ) -> None:
     published = publish(reminder.definitions / "reminder.yaml")
-    cancel = on_the_loop(lambda: control.cancel(client, store, "c1", None))
+    cancel = on_the_loop(lambda: control.cancel(client, store, "c1", None, "asked to stop"))
     with before_reserving(store, cancel) as done:
         (run,) = await enroll(client, store, reminder, published, ["c1"])
         (message,) = await eventually(lambda: store.messages_of("c1"), 30, "the send's row")
     (cancelled,) = done
-    assert [r.effect for r in cancelled] == ["cancelled"]
+    assert [r.effect for r in cancelled.runs] == ["cancelled"]
     assert (await control.settle(client, run.workflow_id)).outcome == "cancelled"
     assert channel.sent == []
     assert message.status == "skipped" and "cancelled" in (message.error or "")

@@ -17,16 +17,7 @@ from journeys.services.delivery import signal
 from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
-
-FOLLOWUP = """
-id: followup
-name: Complaint follow-up
-entry: {trigger: complaint_filed}
-re_entry: always
-steps:
-  - {id: acknowledge, send: sms, message: {text: "We have your complaint {{ event.data.ref }}"}}
-  - {id: await_resolution, wait_for: complaint_resolved, timeout: 2d}
-"""
+from tests.support.journey_files import FOLLOWUP
 
 SURVEY = """
 id: survey

@@ -488,3 +488,53 @@ def test_signal_output_says_a_paused_trigger_journey_enrolled_no_one() -> None:
     assert lines[2].strip() == f"complaint-followup: skipped ({paused})"
     runs = result.model_dump(mode="json")["runs"]
     assert runs[1] == {"journey": "complaint-followup", "workflow_id": "", "effect": "skipped", "reason": paused}
+
+
+def test_report_by_anything_but_day_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOURNEYS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("JOURNEYS_DATABASE_URL", f"sqlite:///{tmp_path}/store.db")
+    code, out, err = run("report", "modem-swap", "--by", "week")
+    assert "--by 'week'" in assert_one_line_error(code, err) and out == ""
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_report_view_shows_each_cohort_with_its_lift_the_answers_and_the_days() -> None:
+    import io
+
+    from rich.console import Console
+
+    from journeys.cli.views import print_report
+    from journeys.store import JourneyReport
+    from journeys.store.conversion import Answers, CohortConversion, Conversion, Day
+
+    report = JourneyReport(
+        journey="onboarding",
+        version=1,
+        versions=[1],
+        runs=30,
+        live=0,
+        steps=[],
+        paths=[],
+        outcomes=[],
+        messages=[],
+        goals=[],
+        conversion=Conversion(
+            window="14d",
+            goals=["first_purchase"],
+            cohorts={
+                "a": CohortConversion(enrolled=10, converted=3, rate=0.3, lift_vs_holdout=0.5),
+                "holdout": CohortConversion(enrolled=10, converted=2, rate=0.2),
+            },
+            unsplit=10,
+        ),
+        answers={"satisfaction_rated": Answers(count=3, by_answer={"4": 1, "5": 2}, mean=14 / 3)},
+        days=[Day(day="2026-11-23", enrolled=30, messages=20, converted=5)],
+    )
+    out = io.StringIO()
+    print_report(Console(file=out, width=200, no_color=True), report)
+    lines = [line.split() for line in out.getvalue().splitlines()]
+    assert ["a", "│", "10", "│", "3", "│", "30%", "│", "+50%"] in lines
+    assert ["holdout", "│", "10", "│", "2", "│", "20%", "│"] in lines
+    assert ["goals:", "first_purchase;", "10", "run(s)", "not", "split", "yet"] in lines
+    assert ["satisfaction_rated", "│", "3", "│", "4.67", "│", "4:", "1,", "5:", "2"] in lines
+    assert ["2026-11-23", "│", "30", "│", "20", "│", "5"] in lines

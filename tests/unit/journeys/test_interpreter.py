@@ -355,8 +355,27 @@ def test_split_is_stable_per_customer_and_follows_percentages() -> None:
 def test_holdout_cohort_gets_nothing_and_ends_with_outcome_holdout() -> None:
     j = journey(SPLIT)
     held = next(f"c{n}" for n in range(1000) if engine.cohort_bucket("ab", "test", f"c{n}") >= 9000)
-    command = Driver(j, Customer(id=held)).step()
-    assert command == engine.End(outcome="holdout")
+    driver = Driver(j, Customer(id=held))
+    assert driver.step() == engine.End(outcome="holdout")
+    assert driver.state.cohort == "holdout"  # kept for reports: what the customer does later still counts
+
+
+TWO_SPLITS = """
+id: two
+name: Two splits
+steps:
+  - id: first
+    split: {x: {percent: 100}}
+  - id: second
+    split: {y: {percent: 100}}
+  - {id: done, end: null}
+"""
+
+
+def test_a_run_keeps_the_cohort_of_the_first_split_it_passes() -> None:
+    driver = Driver(journey(TWO_SPLITS))
+    assert driver.step() == engine.End(outcome="completed")
+    assert driver.state.cohort == "x"
 
 
 ENTRY = """
