@@ -1,6 +1,6 @@
 """Continuous entry (`entry.continuous: true`): a customer is enrolled when `entry.when` becomes true for them,
 whatever made it so (an import, an `update` step of another journey, an event), once per `re_entry`, never
-twice at a time, and not while the journey is paused (but as soon as it is resumed)."""
+twice at a time, and not while the journey is paused (but as soon as it is resumed); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ name: Move to WiMAX
 steps:
   - {id: move, update: {set: {plan: wimax}}}
 """
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """Continuous entry on both stores: the test's SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return settings
+    return settings.model_copy(update={"database_url": request.getfixturevalue("postgres_url")})
 
 
 @pytest.fixture
