@@ -298,4 +298,3 @@ def _json_in(out: str) -> dict[str, object]:
 
 def _effects(out: str) -> list[str]:
     return [r["effect"] for r in _json_in(out).get("runs", [])]  # type: ignore[union-attr]
-
