@@ -14,6 +14,10 @@ from journeys.store import JourneyReport, ReportSpec, Store
 from journeys.templates import TemplateFiles
 
 
+# exit events that end a run but are no goal: a customer who opts out has not converted
+NOT_CONVERSIONS = frozenset({"opted_out", "unsubscribed"})
+
+
 def report_spec(published: Published, *, by_day: bool = False) -> ReportSpec:
     journey = published.journey
     messages: list[Message] = [s.message for s in journey.steps if isinstance(s, SendStep) and s.message]
@@ -22,7 +26,7 @@ def report_spec(published: Published, *, by_day: bool = False) -> ReportSpec:
     return ReportSpec(
         version=journey.version,
         window=journey.conversion_window,
-        goals=list(journey.exit_on),
+        goals=[name for name in journey.exit_on if name not in NOT_CONVERSIONS],
         cohorts=sorted(cohorts),
         questions=sorted({m.gather.event for m in messages if m.gather is not None}),
         by_day=by_day,
