@@ -13,7 +13,6 @@ from journeys.settings import Settings
 from journeys.store import JourneyReport, ReportSpec, Store
 from journeys.templates import TemplateFiles
 
-
 # exit events that end a run but are no goal: a customer who opts out has not converted
 NOT_CONVERSIONS = frozenset({"opted_out", "unsubscribed"})
 
