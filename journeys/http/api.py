@@ -26,6 +26,7 @@ from journeys.http.errors import ApiError, ApiRefusal, describe
 from journeys.http.inbound import Inbound
 from journeys.services import delivery, erasure, reporting
 from journeys.services.catalogue import definitions
+from journeys.services.continuous import enrol_customer
 from journeys.services.import_file import Bad, plain_mapping
 from journeys.services.importing import check_profile
 from journeys.services.status import status
@@ -228,29 +229,35 @@ async def put_customer(
     body: ProfileIn,
     caller: Annotated[Caller, Depends(requires("events"))],
 ) -> CustomerOut:
-    return await _upsert(request.app.state.store, customer_id, body.model_dump(exclude_none=True), "")
+    return await _upsert(request, customer_id, body.model_dump(exclude_none=True), "")
 
 
 @router.post("/customers:batch", response_model=BatchOut, summary="Create or replace up to 1,000 profiles")
 async def post_customers(
     request: Request, body: CustomersBatch, caller: Annotated[Caller, Depends(requires("events"))]
 ) -> BatchOut:
-    store: Store = request.app.state.store
-
     async def one(index: int, item: dict[str, Any]) -> Any:
         where = f"customers[{index}]"
         customer_id = item.get("id")
         if not isinstance(customer_id, str) or not customer_id.strip():
             raise ApiRefusal(422, f"{where}.id: required (text)")
         fields = {k: v for k, v in item.items() if k != "id"}
-        return await _upsert(store, customer_id, _valid(ProfileIn, fields, where).model_dump(exclude_none=True), where)
+        return await _upsert(
+            request, customer_id, _valid(ProfileIn, fields, where).model_dump(exclude_none=True), where
+        )
 
     return BatchOut(results=await _in_order(body.customers, one, key=lambda item: str(item.get("id"))))
 
 
-async def _upsert(store: Store, customer_id: str, fields: dict[str, Any], where: str) -> CustomerOut:
+async def _upsert(request: Request, customer_id: str, fields: dict[str, Any], where: str) -> CustomerOut:
+    """Create or replace the profile; the continuous journeys it now lets the customer into enrol them at once
+    when Temporal answers (else the enroller beside the worker does, from the profile's change)."""
+    store: Store = request.app.state.store
     record = _profile(customer_id, fields, where)
     counts = await asyncio.to_thread(store.upsert_customers, [record])
+    client = await request.app.state.inbound.client_or_none()
+    if client is not None:
+        await enrol_customer(client, store, request.app.state.settings, record.id)
     row = await asyncio.to_thread(store.customer_row, record.id)
     assert row is not None
     return CustomerOut(customer={name: getattr(row, name) for name in PROFILE_KEYS}, created=counts.created == 1)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.client import Client
 
 from journeys.format.customers import Profile
+from journeys.http.app import create_app
 from journeys.services.catalogue import publish
 from journeys.services.continuous import Enroller
 from journeys.services.control import set_paused, settle
@@ -202,3 +204,22 @@ async def test_every_eligible_customer_of_a_large_import_is_enrolled_and_reporte
     assert done.enrolled == len(eligible) == 500
     assert sum(len(store.runs_of(c, "hold")) for c in eligible) == 500
     assert store.journey_report("hold").runs == 500
+
+
+async def test_a_profile_put_through_the_api_is_enrolled_in_the_continuous_journey_it_now_meets_at_once(
+    client: Client, store: Store, definitions: Settings
+) -> None:
+    key = store.create_key("crm", "events", by="test")
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def connected() -> Client:
+        return client
+
+    transport = httpx.ASGITransport(app=create_app(definitions, store, connected))
+    async with httpx.AsyncClient(transport=transport, base_url="http://journeys.test") as api:
+        adsl = await api.put("/v1/customers/p1", json={"phone": "+989121000001", "plan": "adsl"}, headers=headers)
+        assert adsl.status_code == 200 and run_journeys(store, "p1") == []
+        wimax = await api.put("/v1/customers/p1", json={"phone": "+989121000001", "plan": "wimax"}, headers=headers)
+
+    assert wimax.status_code == 200
+    assert run_journeys(store, "p1") == ["swap"]  # at once, before the enroller's next pass
