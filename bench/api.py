@@ -181,6 +181,7 @@ async def latency_figures(
     p99, base99 = percentile(journeys, 99), percentile(bare, 99)
     ratio = p99 / base99
     return [
+        _percentile_figure("api_event_to_end_alone_p50_ms", alone, alone_bare, 50),
         _percentile_figure("api_event_to_end_alone_p99_ms", alone, alone_bare, 99),
         _percentile_figure("api_event_to_end_p50_ms", journeys, bare, 50),
         Figure(
