@@ -30,7 +30,7 @@ from bench.baseline import Bare
 from bench.cluster import Cluster, cluster
 from bench.console import say
 from bench.population import Population
-from bench.report import Figure
+from bench.report import Figure, against, reported
 from bench.runtime import SIGNAL_P99_MS, SIGNAL_RATIO, WARM_UP, told
 from bench.stats import percentile
 from journeys.http.app import http_server
@@ -147,13 +147,12 @@ async def ingest_figures(client: Client, post: Post, targets: list[str], bare: l
     value = count / (time.perf_counter() - began)
     ratio = value / baseline
     return [
-        Figure(
-            name=f"api_ingest_{count}_events_per_s",
-            value=round(value, 1),
-            unit="events/s",
-            baseline=round(baseline, 1),
-            ratio=round(ratio, 2),
-            target=f"≥ {INGEST_RATIO}× the same events as signals to bare waiting workflows",
+        against(
+            f"api_ingest_{count}_events_per_s",
+            value,
+            baseline,
+            "events/s",
+            f"≥ {INGEST_RATIO}× the same events as signals to bare waiting workflows",
             met=ratio >= INGEST_RATIO,
         )
     ]
@@ -184,21 +183,19 @@ async def latency_figures(
         _percentile_figure("api_event_to_end_alone_p50_ms", alone, alone_bare, 50),
         _percentile_figure("api_event_to_end_alone_p99_ms", alone, alone_bare, 99),
         _percentile_figure("api_event_to_end_p50_ms", journeys, bare, 50),
-        Figure(
-            name="api_event_to_end_p99_ms",
-            value=round(p99, 1),
-            unit="ms",
-            baseline=round(base99, 1),
-            ratio=round(ratio, 2),
-            target=f"≤ {SIGNAL_P99_MS} ms and ≤ {SIGNAL_RATIO}× the bare signal's p99, ingest at half its rate",
+        against(
+            "api_event_to_end_p99_ms",
+            p99,
+            base99,
+            "ms",
+            f"≤ {SIGNAL_P99_MS} ms and ≤ {SIGNAL_RATIO}× the bare signal's p99, ingest at half its rate",
             met=p99 <= SIGNAL_P99_MS and ratio <= SIGNAL_RATIO,
         ),
-        Figure(
-            name="api_background_ingest_events_per_s",
-            value=round(achieved, 1),
-            unit="events/s",
-            target=f"report (asked: {rate:.1f}, half the ingest figure)",
-            met=True,
+        reported(
+            "api_background_ingest_events_per_s",
+            round(achieved, 1),
+            "events/s",
+            f"report (asked: {rate:.1f}, half the ingest figure)",
         ),
     ]
 
@@ -219,16 +216,7 @@ async def _samples(
 
 
 def _percentile_figure(name: str, samples: list[float], baseline: list[float], p: int) -> Figure:
-    value, base = percentile(samples, p), percentile(baseline, p)
-    return Figure(
-        name=name,
-        value=round(value, 1),
-        unit="ms",
-        baseline=round(base, 1),
-        ratio=round(value / base, 2),
-        target="report",
-        met=True,
-    )
+    return against(name, percentile(samples, p), percentile(baseline, p), "ms")
 
 
 class Background:
@@ -290,18 +278,11 @@ async def outage_figures(bench: Cluster, population: Population, customers: list
     await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=60)
     count = len(customers)
     return [
-        Figure(
-            name=f"api_outage_{count}_owed_delivered_s",
-            value=round(took, 2),
-            unit="s",
-            target="report (no baseline: Temporal has no owed events; the deliverer passes every 1 s, 500 a pass)",
-            met=True,
+        reported(
+            f"api_outage_{count}_owed_delivered_s",
+            round(took, 2),
+            "s",
+            "report (no baseline: Temporal has no owed events; the deliverer passes every 1 s, 500 a pass)",
         ),
-        Figure(
-            name=f"api_outage_{count}_owed_delivered_per_s",
-            value=round(count / took, 1),
-            unit="events/s",
-            target="report",
-            met=True,
-        ),
+        reported(f"api_outage_{count}_owed_delivered_per_s", round(count / took, 1), "events/s"),
     ]
