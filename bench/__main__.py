@@ -11,12 +11,12 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import events, importing, runtime, simulate
+from bench import api, events, importing, runtime, simulate
 from bench.console import stdout_to_stderr
 
 # In this order: after the runtime suite (a worker, its sandboxes, thousands of runs' worth of objects) this
 # process imports customers about 30% slower, which is the process's doing, not the importer's.
-SUITES = {"simulate": simulate, "import": importing, "runtime": runtime, "events": events}
+SUITES = {"simulate": simulate, "import": importing, "runtime": runtime, "events": events, "api": api}
 
 
 def main() -> None:

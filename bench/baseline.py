@@ -1,6 +1,7 @@
 """The baselines of the runtime figures: the tiniest workflow Temporal can run, on the same server.
 
-`Bare` runs one no-op activity and, when asked to, then waits for a `finish` signal. Its figures say what
+`Bare` runs one no-op activity and, when asked to, then waits for a `finish` signal (a `nudge` signal is
+taken in and changes nothing: the baseline of an event that a waiting run ignores). Its figures say what
 the server, the SDK and this machine cost on their own, so a journey figure divided by its baseline is
 what journeys itself adds.
 """
@@ -39,6 +40,10 @@ class Bare:
     @workflow.signal
     def finish(self) -> None:
         self.finished = True
+
+    @workflow.signal
+    def nudge(self) -> None:
+        """Taken in, changes nothing."""
 
     @workflow.run
     async def run(self, wait: bool) -> None:
