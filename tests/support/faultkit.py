@@ -198,13 +198,14 @@ class ReceiverServer:
 
 
 class Journeys:
-    """The CLI and `journeys worker` processes, all pointed at one server, one SQLite store, one task queue."""
+    """The CLI, `journeys worker` and `journeys serve` processes, all pointed at one server, one store (a SQLite
+    file in the folder unless `store_url` says otherwise, e.g. a PostgreSQL database), one task queue."""
 
-    def __init__(self, folder: Path, server: TemporalServer, definitions: Path) -> None:
+    def __init__(self, folder: Path, server: TemporalServer, definitions: Path, store_url: str | None = None) -> None:
         self.folder = folder
         data = folder / "data"
         data.mkdir(exist_ok=True)
-        self.store_url = f"sqlite:///{data / 'journeys.db'}"
+        self.store_url = store_url or f"sqlite:///{data / 'journeys.db'}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "TWILIO_"))}
         self.env = {
             **env,
@@ -218,6 +219,7 @@ class Journeys:
             "JOURNEYS_SERVE_PORT": str(free_port()),
         }
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.servers: list[subprocess.Popen[bytes]] = []
 
     def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -276,12 +278,30 @@ class Journeys:
         until(ready, timeout, "the worker to start", every=0.1)
         return process
 
+    def start_server(self, port: int, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+        """`journeys serve --port PORT`, once it listens (its output in serve-N.log)."""
+        log_path = self.folder / f"serve-{len(self.servers) + 1}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [*JOURNEYS, "serve", "--port", str(port)],
+                env=self.env,
+                cwd=self.folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.servers.append(process)
+        until(lambda: accepts(port) or process.poll() is not None, timeout, f"journeys serve to listen on {port}")
+        assert process.poll() is None, f"journeys serve exited {process.returncode}:\n{log_path.read_text()[-3000:]}"
+        return process
+
     @staticmethod
     def kill(process: subprocess.Popen[Any]) -> None:
         _kill(process)
 
     def kill_all(self) -> None:
-        for process in self.workers:
+        """Every worker and server started here."""
+        for process in [*self.workers, *self.servers]:
             _kill(process)
 
     def worker_log(self) -> str:
