@@ -258,41 +258,38 @@ class Journeys:
                 _kill(process)
 
     def start_worker(self, timeout: float = 60.0) -> subprocess.Popen[bytes]:
-        log_path = self.folder / f"worker-{len(self.workers) + 1}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [*JOURNEYS, "worker"],
-                env=self.env,
-                cwd=self.folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.workers.append(process)
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"the worker exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            return "Ctrl-C stops it" in log_path.read_text(errors="replace")
-
-        until(ready, timeout, "the worker to start", every=0.1)
-        return process
+        """`journeys worker`, once it is ready (its output in worker-N.log)."""
+        return self._start_ready("worker", ["worker"], self.workers, timeout)
 
     def start_server(self, port: int, timeout: float = 60.0) -> subprocess.Popen[bytes]:
         """`journeys serve --port PORT`, once it listens (its output in serve-N.log)."""
-        log_path = self.folder / f"serve-{len(self.servers) + 1}.log"
+        return self._start_ready("serve", ["serve", "--port", str(port)], self.servers, timeout)
+
+    def _start_ready(
+        self, name: str, args: list[str], started: list[subprocess.Popen[bytes]], timeout: float
+    ) -> subprocess.Popen[bytes]:
+        """A long-running command in its own session, its output in NAME-N.log, waited for until it says it
+        runs ("Ctrl-C stops it", which it says once it listens)."""
+        log_path = self.folder / f"{name}-{len(started) + 1}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [*JOURNEYS, "serve", "--port", str(port)],
+                [*JOURNEYS, *args],
                 env=self.env,
                 cwd=self.folder,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.servers.append(process)
-        until(lambda: accepts(port) or process.poll() is not None, timeout, f"journeys serve to listen on {port}")
-        assert process.poll() is None, f"journeys serve exited {process.returncode}:\n{log_path.read_text()[-3000:]}"
+        started.append(process)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"journeys {name} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
+            return "Ctrl-C stops it" in " ".join(log_path.read_text(errors="replace").split())  # lines wrap at 80
+
+        until(ready, timeout, f"journeys {name} to start", every=0.1)
         return process
 
     @staticmethod
