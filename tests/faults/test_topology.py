@@ -213,6 +213,7 @@ def test_two_workers_and_two_servers_on_postgres_lose_a_worker_and_a_server_mid_
                 exits = {c: [r.exit_event for r in store.runs_of(c)] for c in STOP}
                 timelines = {c: sorted((e.id, e.name) for e in store.events_of(c)) for c in ENROLLED}
                 rows = {c: [(r.step, r.visit, r.status) for r in store.messages_of(c)] for c in ENROLLED}
+                paths = {c: [s.step for r in store.runs_of(c) for s in store.steps_of_run(r.workflow_id)] for c in GO}
                 keys = {(r.customer_id, r.step): r.key for c in GO for r in store.messages_of(c)}
                 profiles = {c: store.customer(c) for c in NEW}
             finally:
@@ -248,6 +249,7 @@ def test_two_workers_and_two_servers_on_postgres_lose_a_worker_and_a_server_mid_
     assert ended == {c: [("completed", "done")] for c in GO} | {c: [("exited", None)] for c in STOP}
     assert exits == {c: ["stop"] for c in STOP}
     assert rows == {c: [("notify", 1, "sent")] if c in GO else [] for c in ENROLLED}
+    assert paths == {c: ["hold", "notify", "done"] for c in GO}  # `go` moved each run on once
 
     # the provider got one webhook per `go` customer, none for a `stop` one; a repeat only inside the window
     received = by_message(posts)
