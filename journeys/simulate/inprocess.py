@@ -5,7 +5,8 @@ time, timers fire at theirs, and every message the channels would have sent is r
 Journeys simulated together (`simulate_together`) share each customer's time line, as they do live: the
 customer as events and `update` steps change them, and the send ledger that frequency caps count, so one
 journey's sends hold another's, one event ends the runs of every journey that exits on it, and an event
-starts every journey it triggers.
+starts every journey it triggers. A journey with `entry.continuous` enrols a customer when an event or another
+journey's `update` step makes its entry true for them.
 """
 
 from __future__ import annotations
@@ -157,7 +158,12 @@ class _Timeline:
                 woken = True  # an event wakes every run, as a delivery does live
             for lane in lanes:  # in the order given: a send or an update is seen by the lanes after it
                 if woken or (lane.wake is not None and lane.wake <= now):
+                    before = self.customer
                     lane.wake = lane.drive(now)
+                    if self.customer is not before:  # its update step changed the customer
+                        for other in lanes:
+                            if other is not lane:
+                                other.changed(now)
             wake = min((lane.wake for lane in lanes if lane.wake is not None), default=None)
             if upcoming is not None and (wake is None or upcoming.at <= wake):
                 now, woken = upcoming.at, False
@@ -214,6 +220,16 @@ class _Lane:
             self._note_end()
         elif event.name == self.journey.entry.trigger:
             self._enrol(event.at, event)
+        else:
+            self.changed(event.at)
+
+    def changed(self, now: datetime) -> None:
+        """The customer changed (an event, another journey's update): a continuous journey without a live run
+        enrols them if its entry now lets them in."""
+        if self.journey.entry.continuous and (self.state is None or not self.state.live):
+            self._enrol(now, None)
+            if self.state is not None and self.state.live:
+                self.wake = now  # its first steps are taken now
 
     def drive(self, now: datetime) -> datetime | None:
         """Advance the live run at `now`; when it next wants to wake (None: never)."""

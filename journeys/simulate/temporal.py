@@ -139,6 +139,8 @@ class _Simulation:
             await self._settle(run.workflow_id)
         if not live and event.name == self.journey.entry.trigger:
             await self._enrol(customer_id, event.at, event)
+        elif not live and self.journey.entry.continuous:  # the event may have made entry.when true
+            await self._enrol(customer_id, event.at, None)
 
     async def _settle(self, wid: str) -> None:
         """Let the run act on what it just received before the clock moves on."""

@@ -44,6 +44,33 @@ _latest = (
 _LATEST_EVENTS = select(aliased(EventRow, _latest)).where(_latest.c.rank == 1)  # the newest event of each name
 
 
+def _latest_events_of(customer_ids: Sequence[str]) -> Any:
+    """The newest event of each name of each of these customers."""
+    ranked = (
+        select(
+            EventRow,
+            func.row_number()
+            .over(
+                partition_by=(EventRow.customer_id, EventRow.name),
+                order_by=(col(EventRow.at).desc(), col(EventRow.recorded_at).desc()),
+            )
+            .label("rank"),
+        )
+        .where(col(EventRow.customer_id).in_(customer_ids))
+        .subquery()
+    )
+    return select(aliased(EventRow, ranked)).where(ranked.c.rank == 1)
+
+
+def as_customer(row: CustomerRow, documents: Iterable[DocumentRow], events: Iterable[EventRow]) -> Customer:
+    """A customer as a journey knows them: the profile, documents, and the newest event of each name."""
+    return Customer(
+        **{name: getattr(row, name) for name in PROFILE_KEYS},
+        documents={d.kind: {**d.data, "at": d.at.isoformat(), "event_id": d.event_id} for d in documents},
+        events={e.name: Event(id=e.id, name=e.name, data=e.data, at=utc(e.at)) for e in events},
+    )
+
+
 class CustomerMethods(StoreBase):
     def upsert_customers(self, records: Iterable[Profile], at: datetime | None = None) -> UpsertCounts:
         """Create or replace profiles, a chunk of rows per transaction; consent and history are kept.
@@ -101,11 +128,18 @@ class CustomerMethods(StoreBase):
             return None
         documents = session.exec(_DOCUMENTS, params=params).all()
         events = session.exec(_LATEST_EVENTS, params=params).all()
-        return row, Customer(
-            **{name: getattr(row, name) for name in PROFILE_KEYS},
-            documents={d.kind: {**d.data, "at": d.at.isoformat(), "event_id": d.event_id} for d in documents},
-            events={e.name: Event(id=e.id, name=e.name, data=e.data, at=utc(e.at)) for e in events},
-        )
+        return row, as_customer(row, documents, events)
+
+    def _customers(self, session: Session, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        """Many customers as journeys know them, in three queries (continuous entry decides on pages of them)."""
+        rows = session.exec(select(CustomerRow).where(col(CustomerRow.id).in_(customer_ids))).all()
+        documents: dict[str, list[DocumentRow]] = {}
+        for document in session.exec(select(DocumentRow).where(col(DocumentRow.customer_id).in_(customer_ids))):
+            documents.setdefault(document.customer_id, []).append(document)
+        events: dict[str, list[EventRow]] = {}
+        for event in session.exec(_latest_events_of(customer_ids)):
+            events.setdefault(event.customer_id, []).append(event)
+        return {row.id: as_customer(row, documents.get(row.id, []), events.get(row.id, [])) for row in rows}
 
     def customer_row(self, customer_id: str) -> CustomerRow | None:
         with self._session() as session:

@@ -49,6 +49,7 @@ class CustomerRow(SQLModel, table=True):
     """A customer's profile, consent per channel, and when the profile was made and last changed."""
 
     __tablename__ = "customer"
+    __table_args__ = (Index("ix_customer_updated_at_id", "updated_at", "id"),)  # what changed, in order
 
     id: str = Field(primary_key=True)
     name: str | None = None
@@ -68,6 +69,7 @@ class EventRow(SQLModel, table=True):
 
     __tablename__ = "event"
     __table_args__ = (
+        Index("ix_event_recorded_at_customer_id", "recorded_at", "customer_id"),  # likewise
         Index(
             "ix_event_pending",
             "recorded_at",
@@ -220,6 +222,17 @@ class JourneyStateRow(SQLModel, table=True):
 
     journey_id: str = Field(primary_key=True)
     paused: bool = False
+    updated_at: datetime = _at()
+
+
+class EntryCursorRow(SQLModel, table=True):
+    """How far a continuous journey's enroller has handled what changed: every customer whose profile or
+    timeline changed before `position` was evaluated for entry (see `journeys.services.entering`)."""
+
+    __tablename__ = "entry_cursor"
+
+    journey_id: str = Field(primary_key=True)
+    position: datetime = _at()
     updated_at: datetime = _at()
 
 

@@ -5,31 +5,45 @@ Synchronous on purpose: Temporal runs sync activities in a thread pool, and the 
 one short transaction. Writes that read first (a send reservation, an event with its document, a profile
 update) lock the customer first, so concurrent workers serialise per customer: `SELECT ... FOR UPDATE` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends`, `runs`,
-`audit`, `erasure`, `keys` and `pending`.
+`audit`, `erasure`, `changes`, `keys` and `pending`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from journeys.engine.interpreter import PastRun
 from journeys.engine.runs import LEDGER_DAYS, Snapshot, workflow_id
+from journeys.format.customers import Customer
 from journeys.store.audit import CustomerAuditMethods
 from journeys.store.base import utc
+from journeys.store.changes import ChangeMethods
 from journeys.store.customers import CustomerMethods
 from journeys.store.engine import make_engine, migrate
 from journeys.store.erasure import ErasureMethods
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
 from journeys.store.keys import KeyMethods
+from journeys.store.models import RunRow
 from journeys.store.pending import PendingMethods
 from journeys.store.records import Refusal, Registration
 from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
 
 
-class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, ErasureMethods, KeyMethods, PendingMethods):
+class Store(
+    CustomerMethods,
+    SendMethods,
+    RunMethods,
+    CustomerAuditMethods,
+    ErasureMethods,
+    ChangeMethods,
+    KeyMethods,
+    PendingMethods,
+):
     """The journeys database. Open with `Store.open(url)`; safe to share between threads."""
 
     @classmethod
@@ -95,6 +109,17 @@ class Store(CustomerMethods, SendMethods, RunMethods, CustomerAuditMethods, Eras
             wid = workflow_id(journey_id, customer_id, entry)
             session.add(new_run(wid, journey_id, version, customer_id, entry, now))
             return Registration(status="new", workflow_id=wid, entry=entry, snapshot=snapshot, registered_at=now)
+
+    def entry_views(self, customer_ids: Sequence[str], journey_id: str) -> dict[str, tuple[Customer, list[PastRun]]]:
+        """What continuous entry decides on, read in one transaction: each customer as a journey knows them and
+        their runs of the journey (a customer not in the store is left out)."""
+        with self._session() as session:
+            customers = self._customers(session, customer_ids)
+            runs: dict[str, list[PastRun]] = {}
+            query = select(RunRow).where(col(RunRow.customer_id).in_(customer_ids), RunRow.journey_id == journey_id)
+            for run in session.exec(query):
+                runs.setdefault(run.customer_id, []).append(past_run(run))
+        return {customer_id: (customer, runs.get(customer_id, [])) for customer_id, customer in customers.items()}
 
     def _snapshot(self, session: Session, customer_id: str, journey_id: str, now: datetime) -> Snapshot | None:
         found = self._customer(session, customer_id)

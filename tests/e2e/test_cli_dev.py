@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
+
+from tests.support import ROOT
 from tests.support.devserver import JOURNEYS, Dev, free_port
 from tests.support.polling import until
 
@@ -34,6 +39,16 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert swapped["duplicate"] is False
     assert [(r["journey"], r["effect"]) for r in swapped["runs"]] == [("modem-swap", "exited")]
     assert dev.json("signal", "c2", "swapped", "--id", "sale-1")["duplicate"] is True
+
+    # the API on the same server, with the admin key `journeys dev` printed
+    printed = re.search(r"^API: (\S+) with the admin key (\S+) \(kept in .*\)$", "".join(dev.said), re.MULTILINE)
+    assert printed is not None, dev.said
+    base, key = printed.groups()
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    journeys = {j["id"]: j for j in api.get(f"{base}/journeys").json()}
+    assert journeys["modem-swap"]["live_runs"] == 1  # c1's; c2's run exited
+    assert api.get(f"{base}/customers/c2").json()["runs"][0]["exit_event"] == "swapped"
+    assert api.post(f"{base}/events", json={"customer": "nobody", "event": "x"}).status_code == 404
 
     registered = dev.json("signal", "c1", "registered", "--data", "source=phone")
     assert [r["effect"] for r in registered["runs"]] == ["advanced"]
@@ -101,7 +116,7 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert "from the store alone" in table.stdout
     lines = table.stdout.splitlines()
     assert any("registered" in line and "cli" in line for line in lines)  # the timeline, with each event's source
-    assert all(m["subject"] in table.stdout for m in run["messages"])  # --text: each message as rendered
+    assert all(m["subject"] in table.stdout for m in run["messages"] if m["subject"])  # --text: messages as rendered
     assert "cancelled by agent-7: moved abroad" in table.stdout
 
 
@@ -109,15 +124,41 @@ def test_state_survives_a_restart_of_journeys_dev(dev: Dev, tmp_path: Path) -> N
     customers = tmp_path / "customers.yaml"
     customers.write_text("- {id: c1, name: Sara, email: sara@example.com, plan: wimax, wimax_id: W-1}\n")
     assert dev.run("customers", "import", str(customers)).returncode == 0
-    (enrolment,) = dev.json("enroll", "modem-swap", "--customer", "c1")["enrolments"]
+    (enrolment,) = dev.json("enroll", "modem-swap", "--all")["enrolments"]
     assert dev.stop() == 0  # Ctrl-C stops everything cleanly
 
+    # meanwhile a continuous journey is deployed: who already matches is enrolled once it runs, as is who is
+    # imported later, by the dev server itself (nobody types `enroll`)
+    definitions = tmp_path / "definitions"
+    shutil.copytree(ROOT / "definitions", definitions)
+    (definitions / "wimax_welcome.yaml").write_text(WIMAX_WELCOME, encoding="utf-8")
+    dev.env["JOURNEYS_DEFINITIONS"] = str(definitions)
     dev.start()
-    status = dev.json("status", "c1")
-    assert status["runs"][0]["workflow_id"] == enrolment["workflow_id"]
-    assert status["runs"][0]["outcome"] == "running"
-    result = dev.json("signal", "c1", "swapped")
+    (swap,) = [run for run in dev.json("status", "c1")["runs"] if run["journey"] == "modem-swap"]
+    assert (swap["workflow_id"], swap["outcome"]) == (enrolment["workflow_id"], "running")
+    result = dev.json("signal", "c1", "swapped", "--journey", "modem-swap")
     assert [r["effect"] for r in result["runs"]] == ["exited"]  # the run lived on in the dev server's file
+
+    more = tmp_path / "more.csv"
+    more.write_text("id,name,phone,plan\nc2,Reza,+989121000002,wimax\nc3,Nima,+989121000003,lte\n", encoding="utf-8")
+    assert dev.run("customers", "import", str(more)).returncode == 0
+
+    def welcomed() -> list[str]:
+        return sorted(
+            c for c in ("c1", "c2", "c3") for run in dev.json("status", c)["runs"] if run["journey"] == "wimax-welcome"
+        )
+
+    until(lambda: welcomed() == ["c1", "c2"], 30, "the dev server to enrol c1 and c2 in the continuous journey")
+    assert dev.json("report", "wimax-welcome")["runs"] == 2
+
+
+WIMAX_WELCOME = """
+id: wimax-welcome
+name: Welcome to WiMAX
+entry: {when: "customer.attributes.plan == 'wimax'", continuous: true}
+steps:
+  - {id: welcome, wait: 7d}
+"""
 
 
 def test_client_commands_say_in_one_line_when_nothing_answers(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ class Dev:
         self.env.pop("JOURNEYS_DATABASE_URL", None)
         self.cwd = data
         self.process: subprocess.Popen[str] | None = None
+        self.said: list[str] = []  # what it printed while starting
 
     def use_providers(self, smtp_port: int, twilio: FakeTwilio) -> None:
         """Send email through the SMTP server on `smtp_port` (plain) and SMS and calls through the fake Twilio."""
@@ -81,7 +82,7 @@ class Dev:
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + 90
-        seen = []
+        seen = self.said = []
         for line in self.process.stdout:
             seen.append(line)
             if "ready" in line:

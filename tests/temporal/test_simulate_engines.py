@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from journeys.engine.messages import MessageSource
-from journeys.format.inputs import read_customers, read_events
+from journeys.format.customers import Customer, Event
+from journeys.format.inputs import PlannedEvent, read_customers, read_events
 from journeys.format.loader import load_or_raise
 from journeys.services.catalogue import publish
 from journeys.simulate.inprocess import simulate
@@ -38,6 +40,31 @@ async def test_temporal_engine_prints_the_same_simulation_as_the_local_one(name:
     for mine, theirs in zip(actual["customers"], expected["customers"], strict=True):
         assert mine == theirs, mine["id"]
     assert actual == expected
+
+
+ID_THANKS = """\
+id: id-thanks
+name: Thank you for your ID
+entry: {when: "'national_id' in customer.documents", continuous: true}
+steps:
+  - {id: thanks, send: sms, message: {text: "We have your ID, {{ customer.name }}"}}
+"""
+
+
+async def test_both_engines_enrol_a_continuous_journey_when_an_event_makes_its_entry_true(tmp_path: Path) -> None:
+    path = tmp_path / "id_thanks.yaml"
+    path.write_text(ID_THANKS, encoding="utf-8")
+    customers = [Customer(id=c, name=c.upper(), phone=f"+98912100000{i}") for i, c in enumerate(("c1", "c2"))]
+    upload = Event(id="d1", name="document_uploaded", data={"kind": "national_id"}, at=START + timedelta(hours=2))
+    events = [PlannedEvent("c1", upload)]
+    local = simulate(load_or_raise(path), customers, events, START, 3, MessageSource(TemplateFiles(tmp_path)))
+    durable = await simulate_on_temporal(publish(path), customers, events, START, 3)
+
+    exclude = {"customers": {"__all__": {"skipped_sends", "updates"}}}
+    assert durable.model_dump(mode="json", exclude=exclude) == local.model_dump(mode="json", exclude=exclude)
+    c1, c2 = local.customers
+    assert (c1.outcome, [m.offset_s for m in c1.messages]) == ("completed", [7200])
+    assert (c2.outcome, c2.skipped_reason) == ("skipped", "entry.when is false")
 
 
 def test_the_command_prints_the_same_json_for_both_engines() -> None:

@@ -61,6 +61,12 @@ def test_journey_schema_accepts_single_event_name_or_list() -> None:
     assert _errors({**_journey({"id": "e", "end": None}), "exit_on": "swapped"}) == []
 
 
+def test_journey_schema_knows_continuous_entry_as_a_boolean() -> None:
+    continuous = {**_journey({"id": "a", "wait": "1d"}), "entry": {"when": "customer.tags", "continuous": True}}
+    assert _errors(continuous) == []
+    assert _errors({**continuous, "entry": {"continuous": "yes"}}) == ["'yes' is not of type 'boolean'"]
+
+
 def test_journey_schema_rejects_unknown_step_key() -> None:
     assert _errors(_journey({"id": "invite", "send": "email", "template": "t", "tempalte": "t"}))
 

@@ -151,6 +151,39 @@ def test_an_event_starts_a_journey_that_sees_another_journeys_update(tmp_path: P
     assert back.messages[0].body == "We kept your offer (True)."
 
 
+WIMAX_WELCOME = """\
+id: wimax-welcome
+name: Welcome to WiMAX
+entry: {when: "'promoted' in customer.tags or 'national_id' in customer.documents", continuous: true}
+steps:
+  - id: hello
+    send: sms
+    message: {text: "Welcome to WiMAX"}
+"""
+
+
+def test_a_continuous_journey_enrols_when_an_event_or_another_journeys_update_makes_when_true(
+    tmp_path: Path,
+) -> None:
+    alone = _together(tmp_path, {"wimax_welcome.yaml": WIMAX_WELCOME})["wimax-welcome"]
+    assert (alone.outcome, alone.skipped_reason) == ("skipped", "entry.when is false")
+
+    journeys = {"promo.yaml": PROMO, "wimax_welcome.yaml": WIMAX_WELCOME}
+    after_update = _together(tmp_path, journeys)["wimax-welcome"]
+    assert (after_update.runs, _sent(after_update)) == (1, [(0, "hello", "sms")])  # the promotion tagged them
+
+    uploaded = [("document_uploaded", 2 * HOUR)]
+    planned = [
+        PlannedEvent("c1", Event(id="d1", name=n, data={"kind": "national_id"}, at=START + timedelta(seconds=s)))
+        for n, s in uploaded
+    ]
+    (on_event,) = simulate_together(
+        [(_journey(tmp_path, "w.yaml", WIMAX_WELCOME), SOURCE)], CUSTOMERS, planned, START, 5
+    )
+    result = on_event.customers[0]
+    assert (result.runs, result.outcome, _sent(result)) == (1, "completed", [(2 * HOUR, "hello", "sms")])
+
+
 def test_an_event_ends_the_runs_of_every_journey_that_exits_on_it(tmp_path: Path) -> None:
     both = _together(tmp_path, {"promo.yaml": PROMO, "reminder.yaml": REMINDER % "sms"}, [("opted_out", 2 * HOUR)])
     for journey in ("promo", "reminder"):

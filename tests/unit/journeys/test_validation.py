@@ -391,6 +391,32 @@ PROBLEMS = [
         id="trigger_in_unless_or_exit_on_warns",
     ),
     pytest.param(
+        "id: j\nname: J\nentry: {when: 'customer.tags', continuous: true}\nsteps: [{id: a, end: }]\n",
+        [],
+        id="continuous_entry_is_valid",
+    ),
+    pytest.param(
+        "id: j\nname: J\nentry: {continuous: true, trigger: signed_up}\nsteps: [{id: a, end: }]\n",
+        [
+            "j.yaml:3:21: entry.continuous and entry.trigger 'signed_up' both say how customers enter: keep one "
+            "(trigger: the event enrols; continuous: entry.when becoming true enrols)"
+        ],
+        id="continuous_with_trigger_is_an_error",
+    ),
+    pytest.param(
+        "id: j\nname: J\nentry: {continuous: yes please}\nsteps: [{id: a, end: }]\n",
+        ["j.yaml:3:21: 'continuous' should be a valid boolean, unable to interpret input, not 'yes please'"],
+        id="continuous_must_be_a_boolean",
+    ),
+    pytest.param(
+        "id: j\nname: J\nentry: {continuous: true}\nre_entry: always\nsteps: [{id: a, end: }]\n",
+        [
+            "j.yaml:4:11: warning: entry.continuous with re_entry: always re-enrols a customer on every change to "
+            "their profile or timeline while entry.when holds, once their run ended: give a duration (re_entry: 30d)"
+        ],
+        id="continuous_with_re_entry_always_warns",
+    ),
+    pytest.param(
         "id: j\nname: J\nquiet_hours: {start: '21:00', end: '21:00'}\nsteps: [{id: a, end: }]\n",
         [
             "j.yaml:3:14: warning: quiet_hours start and end are the same time: "

@@ -1,8 +1,8 @@
 """Durable delivery: an event is delivered once every live run it concerns has taken it in (`delivered_at`);
 until then journeys delivers it itself. `only_journey`: an event meant for one journey's runs (`--journey`).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
