@@ -13,7 +13,8 @@ repeat only inside the window docs/guarantees.md documents, judged as test_kill.
 customer exists once.
 
 Bounds: a send the dead worker had taken is retried by the other one only when its start-to-close timeout
-runs out (a minute), so the runs are given RECOVERY_S to end after the load; the whole test takes 2-3 minutes.
+runs out (a minute), so the runs are given RECOVERY_S to end after the load; the whole test takes 1.5-4.5
+minutes on two busy cores.
 """
 
 from __future__ import annotations
@@ -156,6 +157,11 @@ class Clients:
                 self.answers.append((request, answer))
 
 
+def _collapsed(steps: list[str]) -> list[str]:
+    """The steps without a step logged again right after itself."""
+    return [step for n, step in enumerate(steps) if n == 0 or steps[n - 1] != step]
+
+
 def _counts(url: str) -> dict[str, int]:
     engine = create_engine(url)
     try:
@@ -249,7 +255,10 @@ def test_two_workers_and_two_servers_on_postgres_lose_a_worker_and_a_server_mid_
     assert ended == {c: [("completed", "done")] for c in GO} | {c: [("exited", None)] for c in STOP}
     assert exits == {c: ["stop"] for c in STOP}
     assert rows == {c: [("notify", 1, "sent")] if c in GO else [] for c in ENROLLED}
-    assert paths == {c: ["hold", "notify", "done"] for c in GO}  # `go` moved each run on once
+    # `go` moved each run on once. A step entered in a workflow task the killed worker did not finish may be
+    # logged a second time (with the new task's time) by the worker that redoes it: counted, not hidden
+    assert {c: _collapsed(p) for c, p in paths.items()} == {c: ["hold", "notify", "done"] for c in GO}
+    logged_twice = {c: p for c, p in paths.items() if len(p) != len(_collapsed(p))}
 
     # the provider got one webhook per `go` customer, none for a `stop` one; a repeat only inside the window
     received = by_message(posts)
@@ -267,6 +276,6 @@ def test_two_workers_and_two_servers_on_postgres_lose_a_worker_and_a_server_mid_
         f"customers) through 2 servers in {loaded - started:.1f} s: {dict(statuses)}; every run ended "
         f"{settled - loaded:.1f} s later, {settled - killed_at:.1f} s after the kill; worker and server "
         f"SIGKILLed after {answered_at_kill} answers and {posts_at_kill} webhooks; {balancer.retried} requests "
-        "sent again to the other server; "
-        f"{len(posts)} webhooks for {len(GO)} messages"
+        f"sent again to the other server; {len(posts)} webhooks for {len(GO)} messages; step logged twice: "
+        f"{logged_twice}"
     )
