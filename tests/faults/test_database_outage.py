@@ -31,6 +31,7 @@ import pytest
 
 from journeys.store import Store, StoreUnavailable
 from journeys.store.testing import PostgresServer
+from tests.support.faultjourneys import await_go_journey, webhook_step
 from tests.support.faultkit import Journeys, ReceiverServer, TemporalServer, write_customers
 from tests.support.polling import until
 
@@ -53,38 +54,18 @@ def pg() -> Iterator[PostgresServer]:
     server.stop()
 
 
-def _webhook(step_id: str, url: str) -> str:
-    return (
-        f"  - {{id: {step_id}, send: webhook, message: {{url: '{url}', "
-        "body: {customer: '{{ customer.id }}', step: '{{ journey.step }}'}}}\n"
-    )
-
-
 def _definitions(folder: Path, url: str) -> Path:
     folder.mkdir()
     (folder / "drip.yaml").write_text(
         "id: drip\nname: Two webhooks with a timer between\nsteps:\n"
-        + _webhook("s1", url)
+        + webhook_step("s1", url)
         + f"  - {{id: w1, wait: {TIMER_S}s}}\n"
-        + _webhook("s2", url)
+        + webhook_step("s2", url)
         + "  - {id: done, end: done}\n",
         encoding="utf-8",
     )
-    (folder / "await-go.yaml").write_text(
-        "id: await-go\nname: One webhook once the customer says go\nsteps:\n"
-        "  - {id: hold, wait_for: go, timeout: 1h, on_timeout: timed_out}\n"
-        + _webhook("notify", url)
-        + "  - {id: done, end: done}\n  - {id: timed_out, end: timed_out}\n",
-        encoding="utf-8",
-    )
+    (folder / "await-go.yaml").write_text(await_go_journey(url), encoding="utf-8")
     return folder
-
-
-def _on_store(journeys: Journeys, url: str) -> Journeys:
-    """Point the CLI and workers at `url` instead of faultkit's SQLite file."""
-    journeys.store_url = url
-    journeys.env["JOURNEYS_DATABASE_URL"] = url
-    return journeys
 
 
 def _failed_attempts(journeys: Journeys) -> dict[str, dict[str, Any]]:
@@ -142,8 +123,8 @@ def test_runs_finish_after_postgres_restarts_and_nothing_is_lost_or_sent_twice(
     customers = DRIP + AWAIT
     with ReceiverServer() as receiver:
         server = TemporalServer(tmp_path)
-        journeys = _on_store(
-            Journeys(tmp_path, server, _definitions(tmp_path / "definitions", receiver.url)), pg.create_database()
+        journeys = Journeys(
+            tmp_path, server, _definitions(tmp_path / "definitions", receiver.url), store_url=pg.create_database()
         )
         store: Store | None = None
         try:

@@ -17,49 +17,37 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from journeys.store import Store
-from journeys.workflows.journey import SEND_RETRY, SEND_TIMEOUT
-from tests.support.faultkit import Journeys, Post, ReceiverServer, TemporalServer, write_customers
+from tests.support.faultjourneys import (
+    RECOVERY_S,
+    Kill,
+    await_go_journey,
+    by_message,
+    outcomes,
+    outside_window,
+    wait_all_ended,
+    webhook_step,
+)
+from tests.support.faultkit import Journeys, ReceiverServer, TemporalServer, write_customers
 from tests.support.polling import until
 
 pytestmark = pytest.mark.timeout(300)
 
 SENDS = ("s1", "s2", "s3", "s4")
-# An activity that was running on the killed worker is retried only when its start-to-close timeout runs
-# out (the send activity has no heartbeat): that, plus the first retry's backoff, bounds the recovery.
-RECOVERY_S = SEND_TIMEOUT.total_seconds() + SEND_RETRY.initial_interval.total_seconds() + 45
-
-
-def _webhook(step_id: str, url: str) -> str:
-    return (
-        f"  - {{id: {step_id}, send: webhook, message: {{url: '{url}', "
-        "body: {customer: '{{ customer.id }}', step: '{{ journey.step }}'}}}\n"
-    )
 
 
 def drip_journey(url: str) -> str:
     """Four webhook sends three seconds apart (durable timers between them)."""
     text = "id: drip\nname: Four webhooks three seconds apart\nsteps:\n"
     for n, step in enumerate(SENDS, start=1):
-        text += _webhook(step, url)
+        text += webhook_step(step, url)
         if n < len(SENDS):
             text += f"  - {{id: w{n}, wait: 3s}}\n"
     return text + "  - {id: done, end: done}\n"
-
-
-def await_go_journey(url: str) -> str:
-    """Wait (up to an hour) for `go`, then one webhook."""
-    return (
-        "id: await-go\nname: One webhook once the customer says go\nsteps:\n"
-        "  - {id: hold, wait_for: go, timeout: 1h, on_timeout: timed_out}\n"
-        + _webhook("notify", url)
-        + "  - {id: done, end: done}\n  - {id: timed_out, end: timed_out}\n"
-    )
 
 
 def _setup(tmp_path: Path, journey: str) -> tuple[TemporalServer, Journeys]:
@@ -89,28 +77,6 @@ def _start(
     return worker
 
 
-def _outcomes(store: Store, customers: list[str]) -> dict[str, list[tuple[str, str | None]]]:
-    return {c: [(r.outcome, r.end_label) for r in store.runs_of(c)] for c in customers}
-
-
-def _by_message(posts: list[Post]) -> dict[tuple[str, str], list[Post]]:
-    grouped: dict[tuple[str, str], list[Post]] = defaultdict(list)
-    for post in posts:
-        grouped[(post.customer, post.step)].append(post)
-    return grouped
-
-
-def _wait_all_ended(store: Store, customers: list[str], timeout: float, journeys: Journeys) -> None:
-    def ended() -> bool:
-        return all(runs and all(o != "running" for o, _ in runs) for runs in _outcomes(store, customers).values())
-
-    try:
-        until(ended, timeout, "every run to end", every=0.5)
-    except AssertionError:
-        running = {c: runs for c, runs in _outcomes(store, customers).items() if not runs or runs[0][0] == "running"}
-        raise AssertionError(f"runs still not ended: {running}\n{journeys.worker_log()}") from None
-
-
 # --- 1. a worker SIGKILLed mid-batch --------------------------------------------------------------
 
 
@@ -130,8 +96,8 @@ def test_worker_killed_mid_batch_each_message_reaches_the_provider_once_or_insid
 
             store = Store.open(journeys.store_url)
             try:
-                _wait_all_ended(store, customers, RECOVERY_S, journeys)
-                outcomes = _outcomes(store, customers)
+                wait_all_ended(store, customers, RECOVERY_S, journeys)
+                ended = outcomes(store, customers)
                 rows = {c: store.messages_of(c) for c in customers}
             finally:
                 store.close()
@@ -140,29 +106,23 @@ def test_worker_killed_mid_batch_each_message_reaches_the_provider_once_or_insid
             server.kill()
         posts = receiver.snapshot()
 
-    assert {c: runs for c, runs in outcomes.items() if runs != [("completed", "done")]} == {}
+    assert {c: runs for c, runs in ended.items() if runs != [("completed", "done")]} == {}
     # the store: exactly one message row per (customer, step), every one sent, visit 1
     for customer in customers:
         assert sorted((r.step, r.visit, r.status) for r in rows[customer]) == [(s, 1, "sent") for s in SENDS], customer
     keys = {(r.customer_id, r.step): r.key for customer in customers for r in rows[customer]}
 
     # the provider: every message, each once, or repeated only inside the documented window
-    received = _by_message(posts)
+    received = by_message(posts)
     assert set(received) == {(c, s) for c in customers for s in SENDS}
     duplicates = {message: group for message, group in received.items() if len(group) > 1}
-    outside_window = {}
-    for message, group in duplicates.items():
-        same_key = {p.key for p in group} == {keys[message]}
-        first_before_kill = group[0].at <= killed_at
-        repeats_after_restart = all(p.at >= restarted_at for p in group[1:])
-        if not (same_key and first_before_kill and repeats_after_restart and len(group) == 2):
-            outside_window[message] = [(p.key, round(p.at - killed_at, 2)) for p in group]
+    outside = outside_window(received, keys, Kill(at=killed_at, retry_from=restarted_at))
     print(
         f"\nworker SIGKILLed after {posts_before_kill} of {len(keys)} sends; {len(posts)} requests received for "
-        f"{len(keys)} messages; duplicates inside the window: {len(duplicates) - len(outside_window)}"
+        f"{len(keys)} messages; duplicates inside the window: {len(duplicates) - len(outside)}"
         + "".join(f"\n  duplicate {c}/{s} key {keys[(c, s)]}" for (c, s) in sorted(duplicates))
     )
-    assert outside_window == {}, f"received more than once outside the documented window: {outside_window}"
+    assert outside == {}, f"received more than once outside the documented window: {outside}"
     assert all(p.key == keys[(p.customer, p.step)] for p in posts)  # the provider saw the row's key every time
 
 
@@ -210,8 +170,8 @@ def test_server_killed_and_restarted_runs_resume_and_no_recorded_event_is_lost(t
                     assert (run["outcome"], run["current_step"], run["waiting_for"]) == ("running", "hold", ["go"])
                 signalled |= _signal_all(journeys, after)
 
-                _wait_all_ended(store, customers, 60, journeys)
-                outcomes = _outcomes(store, customers)
+                wait_all_ended(store, customers, 60, journeys)
+                ended = outcomes(store, customers)
                 timelines = {c: [(e.id, e.name) for e in store.events_of(c)] for c in customers}
                 rows = {c: store.messages_of(c) for c in customers}
             finally:
@@ -223,9 +183,9 @@ def test_server_killed_and_restarted_runs_resume_and_no_recorded_event_is_lost(t
 
     # every event recorded before (and after) the crash is on the timeline once, and its run took it: done
     assert timelines == {c: [(signalled[c], "go")] for c in customers}
-    assert {c: runs for c, runs in outcomes.items() if runs != [("completed", "done")]} == {}
+    assert {c: runs for c, runs in ended.items() if runs != [("completed", "done")]} == {}
     assert {c: [(r.step, r.status) for r in rows[c]] for c in customers} == {c: [("notify", "sent")] for c in customers}
-    assert {m: len(g) for m, g in _by_message(posts).items()} == {(c, "notify"): 1 for c in customers}
+    assert {m: len(g) for m, g in by_message(posts).items()} == {(c, "notify"): 1 for c in customers}
     print(
         f"\ndev server SIGKILLed once and restarted on its file (worker survived: {worker_survived}); "
         f"{len(before)} events before ({posts_at_kill} of their posts in at the kill), {len(after)} after; "
@@ -266,7 +226,7 @@ def test_events_in_flight_when_server_and_worker_die_reach_their_runs(tmp_path: 
                     out, err = process.communicate(timeout=150)
                     said[customer] = (process.returncode, _effects(out), err.strip().splitlines()[-1:])
                 try:
-                    _wait_all_ended(store, customers, 30, journeys)
+                    wait_all_ended(store, customers, 30, journeys)
                 except AssertionError:
                     lost = {
                         c: {"timeline": [e.id for e in store.events_of(c)], "said": said[c]}
@@ -276,7 +236,7 @@ def test_events_in_flight_when_server_and_worker_die_reach_their_runs(tmp_path: 
                     raise LostEvent(
                         f"recorded events their live runs never took (after a {OUTAGE_S} s outage): {lost}"
                     ) from None
-                outcomes = _outcomes(store, customers)
+                ended = outcomes(store, customers)
             finally:
                 store.close()
         finally:
@@ -286,8 +246,8 @@ def test_events_in_flight_when_server_and_worker_die_reach_their_runs(tmp_path: 
             server.kill()
         posts = receiver.snapshot()
 
-    assert {c: runs for c, runs in outcomes.items() if runs != [("completed", "done")]} == {}
-    assert {m: len(g) for m, g in _by_message(posts).items()} == {(c, "notify"): 1 for c in customers}
+    assert {c: runs for c, runs in ended.items() if runs != [("completed", "done")]} == {}
+    assert {m: len(g) for m, g in by_message(posts).items()} == {(c, "notify"): 1 for c in customers}
 
 
 def _json_in(out: str) -> dict[str, object]:

@@ -198,13 +198,14 @@ class ReceiverServer:
 
 
 class Journeys:
-    """The CLI and `journeys worker` processes, all pointed at one server, one SQLite store, one task queue."""
+    """The CLI, `journeys worker` and `journeys serve` processes, all pointed at one server, one store (a SQLite
+    file in the folder unless `store_url` says otherwise, e.g. a PostgreSQL database), one task queue."""
 
-    def __init__(self, folder: Path, server: TemporalServer, definitions: Path) -> None:
+    def __init__(self, folder: Path, server: TemporalServer, definitions: Path, store_url: str | None = None) -> None:
         self.folder = folder
         data = folder / "data"
         data.mkdir(exist_ok=True)
-        self.store_url = f"sqlite:///{data / 'journeys.db'}"
+        self.store_url = store_url or f"sqlite:///{data / 'journeys.db'}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "TWILIO_"))}
         self.env = {
             **env,
@@ -218,6 +219,7 @@ class Journeys:
             "JOURNEYS_SERVE_PORT": str(free_port()),
         }
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.servers: list[subprocess.Popen[bytes]] = []
 
     def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -256,24 +258,38 @@ class Journeys:
                 _kill(process)
 
     def start_worker(self, timeout: float = 60.0) -> subprocess.Popen[bytes]:
-        log_path = self.folder / f"worker-{len(self.workers) + 1}.log"
+        """`journeys worker`, once it is ready (its output in worker-N.log)."""
+        return self._start_ready("worker", ["worker"], self.workers, timeout)
+
+    def start_server(self, port: int, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+        """`journeys serve --port PORT`, once it listens (its output in serve-N.log)."""
+        return self._start_ready("serve", ["serve", "--port", str(port)], self.servers, timeout)
+
+    def _start_ready(
+        self, name: str, args: list[str], started: list[subprocess.Popen[bytes]], timeout: float
+    ) -> subprocess.Popen[bytes]:
+        """A long-running command in its own session, its output in NAME-N.log, waited for until it says it
+        runs ("Ctrl-C stops it", which it says once it listens)."""
+        log_path = self.folder / f"{name}-{len(started) + 1}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [*JOURNEYS, "worker"],
+                [*JOURNEYS, *args],
                 env=self.env,
                 cwd=self.folder,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.workers.append(process)
+        started.append(process)
 
         def ready() -> bool:
             if process.poll() is not None:
-                raise AssertionError(f"the worker exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            return "Ctrl-C stops it" in log_path.read_text(errors="replace")
+                raise AssertionError(
+                    f"journeys {name} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
+            return "Ctrl-C stops it" in " ".join(log_path.read_text(errors="replace").split())  # lines wrap at 80
 
-        until(ready, timeout, "the worker to start", every=0.1)
+        until(ready, timeout, f"journeys {name} to start", every=0.1)
         return process
 
     @staticmethod
@@ -281,7 +297,8 @@ class Journeys:
         _kill(process)
 
     def kill_all(self) -> None:
-        for process in self.workers:
+        """Every worker and server started here."""
+        for process in [*self.workers, *self.servers]:
             _kill(process)
 
     def worker_log(self) -> str:
