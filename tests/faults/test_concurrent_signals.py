@@ -237,5 +237,7 @@ async def test_a_delivery_the_server_never_takes_ends_in_one_line_naming_the_id(
 ) -> None:
     monkeypatch.setattr(delivery, "DELIVER_PATIENCE", timedelta(0))
     event = Event(id="go-c02", name="go", data={}, at=shared.utc_now())
-    with pytest.raises(JourneysError, match="the event is recorded: run the same command again with --id go-c02"):
+    with pytest.raises(
+        JourneysError, match="the event is recorded and owed: .* as does the same command again with --id go-c02"
+    ):
         await delivery.deliver(_Client(_BusyHandle(timeouts=float("inf"))), "w", "j01", event)  # type: ignore[arg-type]
