@@ -11,7 +11,7 @@ store of `bench.cluster`, all in this process.
   first, a third as many samples with no ingest, to tell the HTTP path's cost from the contention's).
 - Delivery after an outage: events recorded while Temporal does not answer (`delivery.signal` without a
   client: recorded and owed, as the API does then), then the deliverer that runs beside every worker
-  (`journeys.runtime.deliverer.delivering`) is started, and timed until nothing is owed.
+  (the `delivery` job of `journeys.runtime.background`) is started, and timed until nothing is owed.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bench.report import Figure, against, reported
 from bench.runtime import SIGNAL_P99_MS, SIGNAL_RATIO, WARM_UP, told
 from bench.stats import percentile
 from journeys.http.app import http_server
-from journeys.runtime.deliverer import delivering
+from journeys.runtime.background import background, worker_jobs
 from journeys.services.delivery import GRACE, signal
 from journeys.services.shared import PARALLEL, utc_now
 
@@ -270,7 +270,8 @@ async def outage_figures(bench: Cluster, population: Population, customers: list
     await asyncio.sleep(GRACE.total_seconds())  # an outage at least as long as the deliverer's grace
     say("Temporal answers again: the deliverer runs")
     began = time.perf_counter()
-    async with delivering(bench.client, bench.store, bench.settings):
+    jobs = worker_jobs(bench.client, bench.store, bench.settings)
+    async with background({"delivery": jobs["delivery"]}):
         while await asyncio.to_thread(bench.store.pending_events, utc_now(), 1):
             await asyncio.sleep(0.02)
         took = time.perf_counter() - began
