@@ -62,6 +62,7 @@ class JourneyWorkflow:
         self.woken = False
         self.entries: list[StepEntry] = []
         self.last_step: str | None = None
+        self.logged = 0  # steps entered so far in this run (across continue-as-new): each entry's number
         self.simulated_now: datetime | None = None  # simulation: the moment the run was last woken for
         self.carried: Snapshot | None = None  # handed over by enrolment or the last send; an event voids it
 
@@ -167,6 +168,7 @@ class JourneyWorkflow:
         else:
             self.state = state = input.state
             self.last_step = input.step_before
+            self.logged = input.steps_before
         while state.live:
             self.woken = False  # an event from here on must wake the wait below, even one during an activity
             try:
@@ -209,6 +211,7 @@ class JourneyWorkflow:
                                 "trigger": None,
                                 "snapshot": None,
                                 "step_before": self.last_step,
+                                "steps_before": self.logged,
                                 "simulated_start": self.simulated_now,
                             }
                         )
@@ -257,7 +260,8 @@ class JourneyWorkflow:
 
     def _log(self, entered: list[str]) -> None:
         for step in entered:
-            self.entries.append(StepEntry(step=step, from_step=self.last_step, at=self._now()))
+            self.logged += 1
+            self.entries.append(StepEntry(step=step, from_step=self.last_step, at=self._now(), seq=self.logged))
             self.last_step = step
 
     async def _sleep_until(self, until: datetime | None) -> None:

@@ -41,6 +41,7 @@ class RunInput(BaseModel):
     trigger: Event | None = None
     state: RunState | None = None  # set when continuing as new
     step_before: str | None = None  # the step the previous run left off at, for the step log
+    steps_before: int = 0  # how many steps the runs this one continues logged, to number the next
     snapshot: Snapshot | None = None  # as enrolment read the customer: the first decision needs no store read
     # Events recorded between the run's registration and its start, when an interrupted enrolment left it
     # registered and a later one starts it: `signal` found no run to deliver them to. Taken in first.
@@ -143,6 +144,7 @@ class StepEntry(BaseModel):
     step: str
     from_step: str | None
     at: datetime
+    seq: int | None = None  # its number within the run: a retried workflow task logs the same numbers again
 
 
 class Progress(BaseModel):

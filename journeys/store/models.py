@@ -130,6 +130,7 @@ class StepLogRow(SQLModel, table=True):
     """A run entered `step` (coming from `from_step`): the raw material of journey reports."""
 
     __tablename__ = "step_log"
+    __table_args__ = (Index("ix_step_log_workflow_id_seq", "workflow_id", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(index=True)
@@ -138,6 +139,7 @@ class StepLogRow(SQLModel, table=True):
     step: str
     from_step: str | None = None
     at: datetime = _at()
+    seq: int | None = None  # the entry's number within the run (None: logged before entries were numbered)
 
 
 class RunAuditRow(SQLModel, table=True):

@@ -60,6 +60,7 @@ class RunMethods(StoreBase):
                 progress.journey_id,
                 progress.version,
                 [(e.step, e.from_step, e.at) for e in progress.entries],
+                [e.seq for e in progress.entries],
             )
             row.version = progress.version
             row.current_step = progress.current_step
@@ -199,8 +200,37 @@ class RunMethods(StoreBase):
         journey_id: str,
         version: int,
         entries: Sequence[tuple[str, str | None, datetime]],
+        seqs: Sequence[int | None] = (),
     ) -> None:
+        """Entries numbered by the run (`seqs`) are logged once per number, whatever their times: a workflow
+        task retried after a worker died enters the same steps again at a later time. Unnumbered ones (older
+        runs) are logged once per (step, from, time)."""
         if not entries:
+            return
+        numbered = [s for s in seqs if s is not None]
+        if len(numbered) == len(entries):
+            taken = set(
+                session.exec(
+                    select(StepLogRow.seq).where(
+                        StepLogRow.workflow_id == workflow_id, col(StepLogRow.seq).in_(numbered)
+                    )
+                )
+            )
+            fresh = [
+                {
+                    "workflow_id": workflow_id,
+                    "journey_id": journey_id,
+                    "version": version,
+                    "step": step,
+                    "from_step": from_step,
+                    "at": at,
+                    "seq": seq,
+                }
+                for (step, from_step, at), seq in zip(entries, numbered, strict=True)
+                if seq not in taken
+            ]
+            if fresh:
+                session.exec(insert(StepLogRow.__table__), params=fresh)  # type: ignore[attr-defined]
             return
         earliest = min(at for _, _, at in entries)
         logged = Counter(

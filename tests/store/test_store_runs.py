@@ -199,3 +199,24 @@ def test_pause_and_resume(store: Store) -> None:
     assert store.is_paused("j") is True
     store.set_paused("j", False, T0 + H)
     assert store.is_paused("j") is False
+
+
+def test_steps_a_retried_workflow_task_enters_again_later_are_logged_once_by_their_numbers(store: Store) -> None:
+    def progress(at: datetime) -> Progress:
+        steps = [("invite", None, 1), ("wait", "invite", 2)]
+        return Progress(
+            workflow_id="w",
+            journey_id="j",
+            version=1,
+            customer_id="ada",
+            entry=1,
+            started_at=T0,
+            entries=[StepEntry(step=s, from_step=f, at=at, seq=n) for s, f, n in steps],
+            current_step="wait",
+        )
+
+    store.record_progress(progress(T0))
+    store.record_progress(progress(T0 + H))  # the worker died: another one ran the same task an hour later
+
+    assert [(s.step, s.arrived) for s in store.journey_report("j").steps] == [("invite", 1), ("wait", 1)]
+    assert [(s.step, s.seq) for s in store.steps_of_run("w")] == [("invite", 1), ("wait", 2)]

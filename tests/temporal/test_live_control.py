@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,13 @@ steps:
 """
 
 
+def midday_zone() -> str:
+    """A zone where it is about noon now: the modem swap's quiet hours (21:00-09:00, the customer's time) then
+    hold none of these tests' messages, whenever the suite runs."""
+    offset = (12 - datetime.now(timezone.utc).hour + 12) % 24 - 12  # hours east of UTC, -12..11
+    return f"Etc/GMT{-offset:+d}"  # the Etc zones' signs are inverted: Etc/GMT-3 is UTC+3
+
+
 def customer(cid: str) -> Profile:
     return Profile(
         id=cid,
@@ -54,7 +61,7 @@ def customer(cid: str) -> Profile:
         email=f"{cid}@example.com",
         phone="+989121000001",
         locale="en",
-        timezone="UTC",
+        timezone=midday_zone(),
         attributes={"plan": "wimax", "wimax_id": f"W-{cid}"},
     )
 
