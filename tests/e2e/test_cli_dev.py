@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support import ROOT
+from tests.support.clock import midday_zone
 from tests.support.devserver import JOURNEYS, Dev, free_port
 from tests.support.polling import until
 
@@ -21,7 +22,7 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     customers = tmp_path / "customers.csv"
     customers.write_text(
         "id,name,email,phone,locale,timezone,plan,wimax_id\n"
-        "c1,Sara,sara@example.com,+989121000001,en,Europe/London,wimax,W-1\n"
+        f"c1,Sara,sara@example.com,+989121000001,en,{midday_zone()},wimax,W-1\n"
         "c2,Reza,reza@example.com,+989121000002,fa,Asia/Tehran,wimax,W-2\n"
         "c3,Bad,not-an-email,+989121000003,fa,Asia/Tehran,wimax,W-3\n",
         encoding="utf-8",

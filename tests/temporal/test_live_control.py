@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from journeys.services.status import status as customer_status
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.support import ROOT
+from tests.support.clock import midday_zone
 from tests.temporal.test_store_reads import awake
 
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
@@ -45,13 +46,6 @@ steps:
   - {id: nudge, send: sms, message: {text: "nudge"}, on_pause: ON_PAUSE}
   - {id: after, wait: 1d}
 """
-
-
-def midday_zone() -> str:
-    """A zone where it is about noon now: the modem swap's quiet hours (21:00-09:00, the customer's time) then
-    hold none of these tests' messages, whenever the suite runs."""
-    offset = (12 - datetime.now(timezone.utc).hour + 12) % 24 - 12  # hours east of UTC, -12..11
-    return f"Etc/GMT{-offset:+d}"  # the Etc zones' signs are inverted: Etc/GMT-3 is UTC+3
 
 
 def customer(cid: str) -> Profile:
