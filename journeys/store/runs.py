@@ -216,46 +216,35 @@ class RunMethods(StoreBase):
                     )
                 )
             )
-            fresh = [
-                {
-                    "workflow_id": workflow_id,
-                    "journey_id": journey_id,
-                    "version": version,
-                    "step": step,
-                    "from_step": from_step,
-                    "at": at,
-                    "seq": seq,
-                }
-                for (step, from_step, at), seq in zip(entries, numbered, strict=True)
-                if seq not in taken
-            ]
-            if fresh:
-                session.exec(insert(StepLogRow.__table__), params=fresh)  # type: ignore[attr-defined]
-            return
-        earliest = min(at for _, _, at in entries)
-        logged = Counter(
-            (step, from_step, utc(at))
-            for step, from_step, at in session.exec(
-                select(StepLogRow.step, StepLogRow.from_step, StepLogRow.at).where(
-                    StepLogRow.workflow_id == workflow_id, col(StepLogRow.at) >= earliest
+            fresh = [(entry, seq) for entry, seq in zip(entries, numbered, strict=True) if seq not in taken]
+        else:
+            earliest = min(at for _, _, at in entries)
+            logged = Counter(
+                (step, from_step, utc(at))
+                for step, from_step, at in session.exec(
+                    select(StepLogRow.step, StepLogRow.from_step, StepLogRow.at).where(
+                        StepLogRow.workflow_id == workflow_id, col(StepLogRow.at) >= earliest
+                    )
                 )
             )
-        )
-        rows = []
-        for step, from_step, at in entries:
-            if logged[(step, from_step, utc(at))] > 0:
-                logged[(step, from_step, utc(at))] -= 1
-                continue
-            rows.append(
-                {
-                    "workflow_id": workflow_id,
-                    "journey_id": journey_id,
-                    "version": version,
-                    "step": step,
-                    "from_step": from_step,
-                    "at": at,
-                }
-            )
+            fresh = []
+            for step, from_step, at in entries:
+                if logged[(step, from_step, utc(at))] > 0:
+                    logged[(step, from_step, utc(at))] -= 1
+                else:
+                    fresh.append(((step, from_step, at), None))
+        rows = [
+            {
+                "workflow_id": workflow_id,
+                "journey_id": journey_id,
+                "version": version,
+                "step": step,
+                "from_step": from_step,
+                "at": at,
+                "seq": seq,
+            }
+            for (step, from_step, at), seq in fresh
+        ]
         if rows:
             session.exec(insert(StepLogRow.__table__), params=rows)  # type: ignore[attr-defined]
 
