@@ -1,4 +1,5 @@
-"""Who may use journeys from outside: API keys (`journeys keys`). Plain functions registered by `journeys.cli.app`."""
+"""Who may use journeys from outside: API keys (`journeys keys`) and the people who sign in to the web console
+(`journeys users`). Plain functions registered by `journeys.cli.app`."""
 
 from __future__ import annotations
 
@@ -73,3 +74,70 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name", show_
     if row is None:
         raise InputError(f"no API key named {name!r} (journeys keys list shows them)")
     console.print(f"key {name!r} revoked {row.revoked_at:%Y-%m-%d %H:%M} UTC", highlight=False)
+
+
+def users_add(
+    name: Annotated[str, typer.Argument(help="the name they sign in with", show_default=False)],
+    role: Annotated[str, typer.Option("--role", help="viewer, support, marketer or admin", show_default=False)],
+    by: Annotated[str | None, typer.Option("--by", help="who (default: $USER)")] = None,
+) -> None:
+    """Add a person who signs in to the web console. The password is read from standard input; on a terminal
+    (or given nothing) one is generated and printed once. Only its hash is kept."""
+    import secrets
+    import sys
+
+    from journeys.services.control import who
+    from journeys.store import ROLES, Store, UserExists
+
+    if role not in ROLES:
+        raise InputError(f"--role {role!r}: expected one of {', '.join(ROLES)}")
+    if not name.strip() or any(c.isspace() for c in name):
+        raise InputError(f"user name {name!r}: one word, no spaces")
+    given = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read().rstrip("\r\n")
+    password = given or secrets.token_urlsafe(12)
+    store = Store.open(Settings().store_url)
+    try:
+        store.add_user(name, role, password, by=who(by))
+    except UserExists:
+        raise InputError(f"a user named {name!r} exists (journeys users remove {name} first)") from None
+    finally:
+        store.close()
+    if not given:
+        console.print(password, highlight=False, soft_wrap=True, markup=False)
+        console.print(f"[dim]user {name!r} ({role}): password shown this once, keep it now[/dim]", highlight=False)
+    else:
+        console.print(f"user {name!r} ({role}) added", highlight=False, markup=False)
+
+
+def users_list(as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False) -> None:
+    """The people who sign in to the console: name, role, who added them and when (never a password)."""
+    from journeys.store import Store
+
+    store = Store.open(Settings().store_url)
+    try:
+        rows = store.users()
+    finally:
+        store.close()
+    if as_json:
+        print_json([r.model_dump(exclude={"password_hash"}, mode="json") for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table("name", "role", "created", "by")
+    for r in rows:
+        table.add_row(r.name, r.role, f"{r.created_at:%Y-%m-%d %H:%M}", r.created_by)
+    console.print(table)
+
+
+def users_remove(name: Annotated[str, typer.Argument(help="the user's name", show_default=False)]) -> None:
+    """Remove a console user: their sessions are refused from the next request on."""
+    from journeys.store import Store
+
+    store = Store.open(Settings().store_url)
+    try:
+        removed = store.remove_user(name)
+    finally:
+        store.close()
+    if not removed:
+        raise InputError(f"no user named {name!r} (journeys users list shows them)")
+    console.print(f"user {name!r} removed", highlight=False, markup=False)
