@@ -100,7 +100,7 @@ async def record_event(
     async def work() -> str:
         why, payload, name = _reason(reason), event_data(data), event.strip()
         if not name or any(ord(c) < 32 for c in name):
-            raise JourneysError("event: give the event's name, e.g. swapped")
+            raise JourneysError("event: give the name of the event, e.g. swapped")
         if await asyncio.to_thread(store.customer_row, customer_id) is None:
             raise JourneysError(f"no customer {customer_id!r} in the store")
         client = await request.app.state.inbound.client_or_none()
