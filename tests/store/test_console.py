@@ -431,3 +431,41 @@ def test_journeys_dev_makes_one_console_admin_and_keeps_its_password(store: Stor
     assert store.signed_in("admin", first[1]) is None
     assert after_removal[0] == "admin" and store.signed_in("admin", after_removal[1]) is not None
     assert store.user("admin").role == "admin"  # type: ignore[union-attr]
+
+
+async def test_an_admin_adds_a_user_whose_made_password_is_shown_once_and_signs_in(
+    http: httpx.AsyncClient, store: Store, tmp_path: Path
+) -> None:
+    await sign_in(http, "admin")
+
+    added = await post_form(http, "/console/access", "/console/access/users", {"name": "nika", "role": "support"})
+    again = await http.get("/console/access")
+
+    (password,) = re.findall(r'<code id="secret" dir="ltr">([^<]+)</code>', added.text)
+    assert store.signed_in("nika", password) is not None and store.user("nika").role == "support"  # type: ignore[union-attr]
+    assert password not in again.text and 'data-user="nika"' in again.text
+    async with console_client(_settings(tmp_path), store, _no_temporal) as other:
+        assert (await sign_in(other, "nika", password)).status_code == 303
+
+
+async def test_an_admin_makes_and_revokes_an_api_key(http: httpx.AsyncClient, store: Store) -> None:
+    await sign_in(http, "admin")
+
+    made = await post_form(http, "/console/access", "/console/access/keys", {"name": "shop", "scope": "events"})
+    (key,) = re.findall(r'<code id="secret" dir="ltr">([^<]+)</code>', made.text)
+    assert store.key_scope(key) == ("shop", "events")
+
+    await post_form(http, "/console/access", "/console/access/keys/shop/revoke", {})
+
+    assert store.key_scope(key) is None
+
+
+async def test_only_an_admin_sees_or_manages_users_and_keys(http: httpx.AsyncClient, store: Store) -> None:
+    await sign_in(http, "marketer")
+    home = await http.get("/console/")
+    token = csrf_of(home.text)
+
+    assert "/console/access" not in home.text
+    assert (await http.get("/console/access")).status_code == 403
+    refused = await http.post("/console/access/users", data={"name": "x", "role": "admin", "csrf": token})
+    assert refused.status_code == 403 and store.user("x") is None

@@ -3,6 +3,7 @@ CLI and the API use (status, control, delivery, consent, reporting, simulation),
 password (`journeys users`), each action allowed by role and kept in the audit trail under the signed-in name.
 
 `auth` holds sessions, CSRF tokens and roles; `pages` the pages; `actions` the forms that change something;
-`live` the counts and timeline the pages' script re-reads; `simulate` the simulation page; `views` what
-the templates are given. Mounted by `journeys.http.app.create_app`, kept out of `/openapi.json`.
+`live` the counts and timeline the pages' script re-reads; `simulate` the simulation page; `access` users
+and API keys (admin); `views` what the templates are given; `mount` puts it all on the app (called by
+`journeys.http.app.create_app`), out of `/openapi.json`.
 """

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from journeys.http.console import actions, live, pages, simulate
+from journeys.http.console import access, actions, live, pages, simulate
 from journeys.http.console.auth import Person, Refused, SignInFirst, person, sign_in_url
 from journeys.http.console.views import HERE, failed, page
 from journeys.http.errors import describe
@@ -22,7 +22,7 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def install(app: FastAPI) -> None:
-    for router in (pages.router, live.router, actions.router, simulate.router):
+    for router in (pages.router, live.router, actions.router, simulate.router, access.router):
         app.include_router(router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(SignInFirst, _sign_in_first)
