@@ -12,7 +12,6 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from journeys.store.base import StoreBase, utc_now
@@ -41,13 +40,7 @@ class UserMethods(StoreBase):
         row = ConsoleUserRow(
             name=name, role=role, password_hash=_hasher.hash(password), created_at=at or utc_now(), created_by=by
         )
-        try:
-            with self._session(write=True) as session:
-                if session.get(ConsoleUserRow, name) is not None:
-                    raise UserExists(name)
-                session.add(row)
-        except IntegrityError:  # the same name, added meanwhile by another process
-            raise UserExists(name) from None
+        self._add_named(row, name, UserExists)
         return row
 
     def users(self) -> list[ConsoleUserRow]:

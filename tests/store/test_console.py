@@ -142,16 +142,17 @@ async def test_a_token_from_before_signing_in_is_worth_nothing_after(http: httpx
     assert answer.status_code == 403 and store.event_rows_of("ada") == []
 
 
+async def _support_posts(http: httpx.AsyncClient, action: str, fields: dict[str, str]) -> httpx.Response:
+    """Signed in as support, post one of the forms of Ada's page."""
+    await sign_in(http, "support")
+    return await post_form(http, "/console/customers/ada", f"/console/customers/ada/{action}", fields)
+
+
 async def test_an_event_recorded_in_the_console_is_audited_under_the_signed_in_name(
     http: httpx.AsyncClient, store: Store
 ) -> None:
-    await sign_in(http, "support")
-
-    answer = await post_form(
-        http,
-        "/console/customers/ada",
-        "/console/customers/ada/events",
-        {"event": "swapped", "data": '{"shop": "Tehran 3"}', "reason": "she swapped in the shop"},
+    answer = await _support_posts(
+        http, "events", {"event": "swapped", "data": '{"shop": "Tehran 3"}', "reason": "she swapped in the shop"}
     )
 
     assert answer.status_code == 303 and answer.headers["location"].startswith("/console/customers/ada?said=")
@@ -165,14 +166,7 @@ async def test_an_event_recorded_in_the_console_is_audited_under_the_signed_in_n
 async def test_a_consent_change_in_the_console_is_audited_under_the_signed_in_name(
     http: httpx.AsyncClient, store: Store
 ) -> None:
-    await sign_in(http, "support")
-
-    answer = await post_form(
-        http,
-        "/console/customers/ada",
-        "/console/customers/ada/consent",
-        {"channel": "sms", "allow": "off", "reason": "asked on the phone"},
-    )
+    answer = await _support_posts(http, "consent", {"channel": "sms", "allow": "off", "reason": "asked on the phone"})
 
     assert answer.status_code == 303
     (audit,) = store.customer_audits_of("ada")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -46,10 +47,27 @@ async def _page(
     )
 
 
-def _name_error(name: str, what: str) -> str | None:
+async def _add(
+    request: Request,
+    person: Person,
+    what: str,
+    name: str,
+    kind: tuple[str, str, tuple[str, ...]],
+    add: Callable[[], str | None],
+    said: str,
+) -> Response:
+    """Add a user or a key named `name` whose `kind` (its field, its value, the values known) is checked first;
+    `add` returns the secret to show once (None: none). Refusals are one line on the page."""
+    field, value, known = kind
     if not name.strip() or any(c.isspace() for c in name) or len(name) > 100:
-        return f"{what} name {name!r}: one word, no spaces"
-    return None
+        return await _page(request, person, 422, error=f"{what} name {name!r}: one word, no spaces")
+    if value not in known:
+        return await _page(request, person, 422, error=f"{field} {value!r}: expected one of {', '.join(known)}")
+    try:
+        secret = await asyncio.to_thread(add)
+    except (UserExists, KeyExists):
+        return await _page(request, person, 422, error=f"a {what} named {name!r} exists")
+    return await _page(request, person, said=said + ("; shown this once:" if secret else ""), secret=secret)
 
 
 @router.get("/access", response_class=HTMLResponse)
@@ -66,21 +84,13 @@ async def add_user(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     store: Store = request.app.state.store
-    error = _name_error(name, "user") or (
-        None if role in ROLES else f"role {role!r}: expected one of {', '.join(ROLES)}"
-    )
-    if error:
-        return await _page(request, person, 422, error=error)
     chosen = password or secrets.token_urlsafe(12)
-    try:
-        await asyncio.to_thread(store.add_user, name, role, chosen, by=person.name)
-    except UserExists:
-        return await _page(request, person, 422, error=f"a user named {name!r} exists")
-    if password:
-        return await _page(request, person, said=f"user {name!r} ({role}) added")
-    return await _page(
-        request, person, said=f"user {name!r} ({role}) added; their password, shown this once:", secret=chosen
-    )
+
+    def add() -> str | None:
+        store.add_user(name, role, chosen, by=person.name)
+        return None if password else chosen
+
+    return await _add(request, person, "user", name, ("role", role, ROLES), add, f"user {name!r} ({role}) added")
 
 
 @router.post("/access/users/{name}/remove", response_class=HTMLResponse)
@@ -101,16 +111,11 @@ async def create_key(
     scope: Annotated[str, Form()] = "",
 ) -> Response:
     store: Store = request.app.state.store
-    error = _name_error(name, "key") or (
-        None if scope in SCOPES else f"scope {scope!r}: expected one of {', '.join(SCOPES)}"
-    )
-    if error:
-        return await _page(request, person, 422, error=error)
-    try:
-        key = await asyncio.to_thread(store.create_key, name, scope, by=person.name)
-    except KeyExists:
-        return await _page(request, person, 422, error=f"a key named {name!r} exists (revoked keys keep their names)")
-    return await _page(request, person, said=f"key {name!r} ({scope}) made; the key, shown this once:", secret=key)
+
+    def add() -> str | None:
+        return store.create_key(name, scope, by=person.name)
+
+    return await _add(request, person, "key", name, ("scope", scope, SCOPES), add, f"key {name!r} ({scope}) made")
 
 
 @router.post("/access/keys/{name}/revoke", response_class=HTMLResponse)

@@ -156,7 +156,7 @@ async def customer_page(request: Request, customer_id: str, person: Annotated[Pe
         entries=timeline(story),
         live=live,
         steps=steps,
-        said=request.query_params.get("said"),
+        status_line=request.query_params.get("said"),  # where the page's script says what a form did, too
     )
 
 
