@@ -44,7 +44,7 @@ function followCounts(figure) {
   }
   function poll() {
     fetch(url, { credentials: "same-origin", cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) { return response.ok && !response.redirected ? response.json() : null; })
       .then(function (counts) { if (counts) { apply(counts); } })
       .catch(function () { /* the next poll tries again */ })
       .then(function () { window.setTimeout(poll, 1000); });
@@ -57,7 +57,7 @@ function followTimeline(box) {
   var url = box.getAttribute("data-timeline-url");
   function reload() {
     return fetch(url, { credentials: "same-origin", cache: "no-store" })
-      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
       .then(function (html) { if (html !== null && box.innerHTML !== html) { box.innerHTML = html; } })
       .catch(function () { /* the next read tries again */ });
   }
@@ -83,6 +83,7 @@ function postInBackground(form, reloadTimeline) {
       method: "POST", body: new FormData(form), credentials: "same-origin", headers: { "X-Console-Fetch": "1" }
     })
       .then(function (response) {
+        if (response.redirected) { return { error: "your session ended: reload the page and sign in again" }; }
         return response.json().catch(function () { return { error: "the server answered " + response.status }; });
       })
       .then(function (answer) {
