@@ -21,13 +21,11 @@ from temporalio.client import Client
 from journeys.errors import JourneysError
 from journeys.http.console.auth import Person, actor
 from journeys.http.console.pages import journey_id_checked
-from journeys.http.console.views import done, failed
+from journeys.http.console.views import done, failed, state
 from journeys.services import consent, control, delivery, erasure
 from journeys.services.catalogue import find_journey, publish
 from journeys.services.enrolment import enroll
 from journeys.services.import_file import Bad, plain_mapping
-from journeys.settings import Settings
-from journeys.store import Store
 
 router = APIRouter()
 SOURCE = "console"  # the door an event recorded here came in by, kept on the timeline
@@ -57,10 +55,6 @@ def _reason(reason: str) -> str:
     if not reason.strip():
         raise JourneysError("reason: say why (it is kept in the audit trail)")
     return reason.strip()
-
-
-def _state(request: Request) -> tuple[Settings, Store]:
-    return request.app.state.settings, request.app.state.store
 
 
 def _customer_page(customer_id: str) -> str:
@@ -95,7 +89,7 @@ async def record_event(
     event: Annotated[str, Form(max_length=255)] = "",
     data: Annotated[str, Form(max_length=64 * 1024)] = "",
 ) -> Response:
-    settings, store = _state(request)
+    settings, store = state(request)
 
     async def work() -> str:
         why, payload, name = _reason(reason), event_data(data), event.strip()
@@ -126,7 +120,7 @@ async def cancel_runs(
     reason: Reason = "",
     journey: Annotated[str, Form()] = "",
 ) -> Response:
-    _, store = _state(request)
+    _, store = state(request)
 
     async def work() -> str:
         why = _reason(reason)
@@ -148,7 +142,7 @@ async def move_run(
     journey: Annotated[str, Form()] = "",
     step: Annotated[str, Form()] = "",
 ) -> Response:
-    _, store = _state(request)
+    _, store = state(request)
 
     async def work() -> str:
         why = _reason(reason)
@@ -169,7 +163,7 @@ async def change_consent(
     channel: Annotated[str, Form()] = "",
     allow: Annotated[str, Form()] = "",
 ) -> Response:
-    settings, store = _state(request)
+    settings, store = state(request)
 
     async def work() -> str:
         if allow not in ("on", "off"):
@@ -190,7 +184,7 @@ async def change_consent(
 async def erase(
     request: Request, customer_id: str, person: Annotated[Person, Depends(actor("admin"))], reason: Reason = ""
 ) -> Response:
-    _, store = _state(request)
+    _, store = state(request)
 
     async def work() -> str:
         await asyncio.to_thread(erasure.check, store, customer_id, reason)
@@ -208,7 +202,7 @@ def _journey_page(journey_id: str) -> str:
 
 
 async def _pause(request: Request, journey_id: str, person: Person, paused: bool) -> Response:
-    settings, store = _state(request)
+    settings, store = state(request)
     journey_id = journey_id_checked(journey_id)
 
     async def work() -> str:
@@ -235,7 +229,7 @@ async def enrol(
     person: Annotated[Person, Depends(actor("marketer"))],
     customers: Annotated[str, Form(max_length=64 * 1024)] = "",
 ) -> Response:
-    settings, store = _state(request)
+    settings, store = state(request)
     journey_id = journey_id_checked(journey_id)
 
     async def work() -> str:
@@ -272,7 +266,7 @@ async def migrate(
     mapping: Annotated[str, Form(max_length=10_000)] = "",
     dry_run: Annotated[bool, Form()] = False,
 ) -> Response:
-    settings, store = _state(request)
+    settings, store = state(request)
     journey_id = journey_id_checked(journey_id)
 
     async def work() -> str:

@@ -29,11 +29,10 @@ from journeys.http.console.auth import (
     viewer,
 )
 from journeys.http.console.live import counts, journey_report, story_of, timeline
-from journeys.http.console.views import page
+from journeys.http.console.views import page, state
 from journeys.services import reporting
 from journeys.services.catalogue import definitions
-from journeys.settings import Settings
-from journeys.store import JourneyReport, Store
+from journeys.store import JourneyReport
 from journeys.store.conversion import HOLDOUT
 
 router = APIRouter()
@@ -46,10 +45,6 @@ class Missing(Exception):
         self.message = message
 
 
-def _state(request: Request) -> tuple[Settings, Store]:
-    return request.app.state.settings, request.app.state.store
-
-
 def conversion_rate(report: JourneyReport) -> float | None:
     """Runs that converted over runs enrolled, the holdout left out (None before anyone was enrolled)."""
     cohorts = [c for name, c in report.conversion.cohorts.items() if name != HOLDOUT]
@@ -59,7 +54,7 @@ def conversion_rate(report: JourneyReport) -> float | None:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, person: Annotated[Person, Depends(viewer())], q: str = "") -> Response:
-    settings, store = _state(request)
+    settings, store = state(request)
     catalogue = await asyncio.to_thread(definitions, settings)
     live, paused = await asyncio.to_thread(store.journeys_overview)
     midnight = datetime.combine(datetime.now(timezone.utc).date(), time(), timezone.utc)
@@ -87,7 +82,7 @@ def journey_id_checked(journey_id: str) -> str:
 
 
 async def _journey(request: Request, journey_id: str) -> tuple[Journey, JourneyReport]:
-    settings, store = _state(request)
+    settings, store = state(request)
     journey_id = journey_id_checked(journey_id)
     try:
         published = await asyncio.to_thread(reporting.published_journey, settings, store, journey_id)
@@ -98,7 +93,7 @@ async def _journey(request: Request, journey_id: str) -> tuple[Journey, JourneyR
 
 @router.get("/journeys/{journey_id}", response_class=HTMLResponse)
 async def journey_page(request: Request, journey_id: str, person: Annotated[Person, Depends(viewer())]) -> Response:
-    _, store = _state(request)
+    _, store = state(request)
     journey, report = await _journey(request, journey_id)
     numbers = counts(report)
     steps = numbers["steps"]
@@ -128,7 +123,7 @@ async def journey_page(request: Request, journey_id: str, person: Annotated[Pers
 async def step_page(
     request: Request, journey_id: str, step: str, person: Annotated[Person, Depends(viewer())]
 ) -> Response:
-    _, store = _state(request)
+    _, store = state(request)
     journey, _ = await _journey(request, journey_id)
     if step not in {s.id for s in journey.steps}:
         raise Missing(f"journey {journey_id!r} has no step {step!r}")
@@ -138,7 +133,7 @@ async def step_page(
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 async def customer_page(request: Request, customer_id: str, person: Annotated[Person, Depends(viewer())]) -> Response:
-    settings, _ = _state(request)
+    settings, _ = state(request)
     try:
         story = await story_of(request, customer_id)
     except JourneysError as exc:
@@ -186,7 +181,7 @@ async def sign_in(
     next: Annotated[str, Form()] = "/console/",
 ) -> Response:
     check_csrf(request, session_of(request), csrf)
-    _, store = _state(request)
+    _, store = state(request)
     user = await asyncio.to_thread(store.signed_in, username.strip(), password) if username and password else None
     if user is None:
         return _sign_in_form(request, safe_next(next), "unknown name or wrong password", 401)

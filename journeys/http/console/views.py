@@ -19,6 +19,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader
 
 from journeys.http.console.auth import CSRF_FIELD, Person
+from journeys.settings import Settings
+from journeys.store import Store
 
 HERE = Path(__file__).resolve().parent
 FETCH_HEADER = "x-console-fetch"
@@ -52,6 +54,11 @@ def url_part(text: Any) -> str:
 
 
 environment.filters.update(when=when, iso=iso, json=as_json, percent=percent, url=url_part)
+
+
+def state(request: Request) -> tuple[Settings, Store]:
+    """The app's settings and store."""
+    return request.app.state.settings, request.app.state.store
 
 
 def page(
