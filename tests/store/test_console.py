@@ -463,3 +463,34 @@ async def test_only_an_admin_sees_or_manages_users_and_keys(http: httpx.AsyncCli
     assert (await http.get("/console/access")).status_code == 403
     refused = await http.post("/console/access/users", data={"name": "x", "role": "admin", "csrf": token})
     assert refused.status_code == 403 and store.user("x") is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/console/", "/console/journeys/modem-swap", "/console/customers/c2", "/console/simulate", "/console/access"],
+)
+async def test_every_page_has_a_language_a_title_and_a_label_for_every_control(
+    http: httpx.AsyncClient, path: str
+) -> None:
+    await sign_in(http, "admin")
+
+    page = (await http.get(path)).text
+
+    assert '<html lang="en" dir="ltr">' in page
+    assert re.search(r"<title>[^<]{3,} · journeys console</title>", page)
+    controls = [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", page) if 'type="hidden"' not in c]
+    assert controls
+    for control in controls:
+        found = re.search(r'\bid="([^"]+)"', control)
+        wrapped = re.search(r"<label>\s*" + re.escape(control), page)
+        assert wrapped or (found and f'<label for="{found.group(1)}"' in page), control
+
+
+async def test_persian_names_and_messages_are_laid_out_by_their_own_direction(http: httpx.AsyncClient) -> None:
+    await sign_in(http, "viewer")
+
+    page = await http.get("/console/customers/c2")
+    found = await http.get("/console/", params={"q": "علی"})
+
+    assert '<h1><span dir="auto">علی رضایی</span>' in page.text
+    assert '<td dir="auto">علی رضایی</td>' in found.text
