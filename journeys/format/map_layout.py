@@ -453,15 +453,12 @@ def _draw_node(node: MapNode, item: _Item, box: float, now: Mapping[str, int], a
 
 
 def _bidi(text: str) -> str:
-    """The line's own direction, from its first strong character, so a Persian label reads right to left and
-    an English one left to right whatever the page around the map says."""
-    for char in text:
-        kind = unicodedata.bidirectional(char)
-        if kind in ("R", "AL"):
-            return ' direction="rtl" unicode-bidi="embed"'
-        if kind == "L":
-            break
-    return ' direction="ltr" unicode-bidi="embed"'
+    """The line's direction, set on it so the page around the map cannot change it: left to right unless the
+    line has right-to-left letters and no left-to-right ones (a wrapped line of a Persian message). Map labels
+    are English-led ("send sms: ...", conditions), and the bidi algorithm orders a Persian phrase inside them."""
+    kinds = {unicodedata.bidirectional(char) for char in text}
+    rtl = bool(kinds & {"R", "AL"}) and "L" not in kinds
+    return f' direction="{"rtl" if rtl else "ltr"}" unicode-bidi="embed"'
 
 
 def _esc(text: str) -> str:
