@@ -11,30 +11,16 @@ from typing import Any
 import pytest
 
 from journeys.format.journey_map import COMPLETED, START, JourneyMap, journey_map
-from journeys.format.loader import load_or_raise
 from journeys.format.map_layout import map_svg
 from journeys.format.models import Journey
-from journeys.templates.files import TemplateFiles
 from tests.support import ROOT
+from tests.support.maps import DEFINITIONS, sample_counts, shipped_map
 
 SVG = "{http://www.w3.org/2000/svg}"
-DEFINITIONS = sorted((ROOT / "definitions").glob("*.yaml"))
-
-
-def shipped(path: Path) -> JourneyMap:
-    return journey_map(load_or_raise(path, TemplateFiles(path.parent / "templates")))
 
 
 def inline(*steps: dict[str, Any]) -> JourneyMap:
     return journey_map(Journey.model_validate({"id": "j", "name": "J", "steps": list(steps)}))
-
-
-def sample_counts(graph: JourneyMap) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int]]:
-    """Distinct numbers per node and edge, so a count drawn in the wrong place shows."""
-    now = {node.key: 100 + i for i, node in enumerate(graph.nodes)}
-    arrived = {node.key: 500 + i for i, node in enumerate(graph.nodes)}
-    took = {(edge.source, edge.target): 900 + i for i, edge in enumerate(graph.edges)}
-    return now, arrived, took
 
 
 def drawn(graph: JourneyMap) -> ET.Element:
@@ -57,7 +43,7 @@ def box(group: ET.Element) -> tuple[float, float, float, float]:
 
 @pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.stem)
 def test_map_svg_every_step_carries_its_counts(path: Path) -> None:
-    graph = shipped(path)
+    graph = shipped_map(path)
     now, arrived, _ = sample_counts(graph)
     steps = {g.get("data-step"): g for g in groups(drawn(graph), "step")}
     expected = {n.key for n in graph.nodes if not n.key.startswith("(") and n.shape != "missing"}
@@ -71,7 +57,7 @@ def test_map_svg_every_step_carries_its_counts(path: Path) -> None:
 
 @pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.stem)
 def test_map_svg_every_path_carries_how_many_took_it(path: Path) -> None:
-    graph = shipped(path)
+    graph = shipped_map(path)
     _, _, took = sample_counts(graph)
     paths = groups(drawn(graph), "path")
     assert [(g.get("data-source"), g.get("data-target")) for g in paths] == [(e.source, e.target) for e in graph.edges]
@@ -83,7 +69,7 @@ def test_map_svg_every_path_carries_how_many_took_it(path: Path) -> None:
 
 @pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.stem)
 def test_map_svg_no_two_boxes_overlap(path: Path) -> None:
-    svg = drawn(shipped(path))
+    svg = drawn(shipped_map(path))
     boxes = [box(g) for g in [*groups(svg, "step"), *groups(svg, "node")]]
     for (x1, y1, w1, h1), (x2, y2, w2, h2) in itertools.combinations(boxes, 2):
         assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, ((x1, y1, w1, h1), (x2, y2, w2, h2))
@@ -91,7 +77,7 @@ def test_map_svg_no_two_boxes_overlap(path: Path) -> None:
 
 @pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.stem)
 def test_map_svg_layers_go_down_along_every_path_but_loops_back(path: Path) -> None:
-    svg = drawn(shipped(path))
+    svg = drawn(shipped_map(path))
     nodes = {g.get("data-step") or g.get("data-node"): g for g in [*groups(svg, "step"), *groups(svg, "node")]}
     layer = {key: int(g.get("data-layer", "")) for key, g in nodes.items()}
     top = {key: box(g)[1] for key, g in nodes.items()}
@@ -108,7 +94,7 @@ def test_map_svg_layers_go_down_along_every_path_but_loops_back(path: Path) -> N
 
 
 def test_map_svg_reminder_loop_goes_back_up() -> None:
-    svg = drawn(shipped(ROOT / "definitions" / "modem_swap.yaml"))
+    svg = drawn(shipped_map(ROOT / "definitions" / "modem_swap.yaml"))
     (loop,) = [
         g for g in groups(svg, "path") if (g.get("data-source"), g.get("data-target")) == ("remind_wait", "remind")
     ]
@@ -166,7 +152,7 @@ def test_map_svg_a_step_waiting_again_loops_beside_itself() -> None:
 
 
 def test_map_svg_same_map_same_drawing() -> None:
-    graph = shipped(ROOT / "definitions" / "modem_swap.yaml")
+    graph = shipped_map(ROOT / "definitions" / "modem_swap.yaml")
     assert map_svg(graph, *sample_counts(graph)) == map_svg(graph, *sample_counts(graph))
 
 
