@@ -385,17 +385,16 @@ def _draw_route(
         f'<path d="{d}" fill="none" stroke="{_EDGE}" stroke-width="1.4"{dash} marker-end="url(#{_ARROW_ID})"/>',
     ]
     top = label.y - (len(label.lines) * _LABEL_LINE) / 2
+    halo = f'stroke="#ffffff" stroke-width="3" paint-order="stroke" font-size="{_LABEL_SIZE}"'
     for k, line in enumerate(label.lines):
+        last = k == len(label.lines) - 1
+        text = (
+            f'<tspan class="took" fill="{_COUNT}" font-weight="bold">{route.took}</tspan> took' if last else _esc(line)
+        )
         y = _n(top + (k + 1) * _LABEL_LINE - 3.5)
-        halo = f'stroke="#ffffff" stroke-width="3" paint-order="stroke" font-size="{_LABEL_SIZE}"'
-        if k == len(label.lines) - 1:
-            text = f'<tspan class="took" fill="{_COUNT}" font-weight="bold">{route.took}</tspan> took'
-            parts.append(f'<text x="{_n(centre)}" y="{y}" text-anchor="middle" fill="{_TEXT}" {halo}>{text}</text>')
-        else:
-            parts.append(
-                f'<text x="{_n(centre)}" y="{y}" text-anchor="middle" fill="{_TEXT}" {halo}{_bidi(line)}>'
-                f"{_esc(line)}</text>"
-            )
+        parts.append(
+            f'<text x="{_n(centre)}" y="{y}" text-anchor="middle" fill="{_TEXT}" {halo}{_bidi(line)}>{text}</text>'
+        )
     parts.append("</g>")
     return "\n".join(parts)
 
@@ -447,7 +446,10 @@ def _draw_node(node: MapNode, item: _Item, box: float, now: Mapping[str, int], a
         )
     if counts:
         y = _n(top + _PAD_Y + (len(item.lines) + 1) * _LINE - 4)
-        parts.append(f'<text class="counts" x="{centre}" y="{y}" text-anchor="middle" fill="{_COUNT}">{counts}</text>')
+        parts.append(
+            f'<text class="counts" x="{centre}" y="{y}" text-anchor="middle" fill="{_COUNT}"{_bidi("now")}>'
+            f"{counts}</text>"
+        )
     parts.append("</g>")
     return "\n".join(parts)
 

@@ -1,6 +1,6 @@
-"""The journey map (`map_svg`) measured in a real Chromium: boxes apart, every text inside its box, edge labels
-clear of the boxes, and the page readable (title, contrast), in English and in Persian, left to right and
-right to left."""
+"""The journey map (`map_svg`) measured in a real Chromium: boxes apart, every text inside its box, edge
+labels clear of the boxes and of each other, and the page readable (title, contrast), in English and in
+Persian, left to right and right to left."""
 
 from __future__ import annotations
 
@@ -43,7 +43,13 @@ MEASURE = """
     box: box(g.querySelector("rect.box")),
     texts: [...g.querySelectorAll("text")].map((t) => ({text: t.textContent, box: box(t)})),
   }));
-  const labels = [...svg.querySelectorAll("g.path text")].map((t) => ({text: t.textContent, box: box(t)}));
+  const labels = [...svg.querySelectorAll("g.path")].map((g) => {
+    const boxes = [...g.querySelectorAll("text")].map(box);
+    const [x, y] = [Math.min(...boxes.map((b) => b.x)), Math.min(...boxes.map((b) => b.y))];
+    const right = Math.max(...boxes.map((b) => b.x + b.w));
+    const bottom = Math.max(...boxes.map((b) => b.y + b.h));
+    return {text: g.textContent.trim().replace(/\\s+/g, " "), box: {x, y, w: right - x, h: bottom - y}};
+  });
   const view = svg.viewBox.baseVal;
   return {nodes, labels, view: {x: view.x, y: view.y, w: view.width, h: view.height}};
 }
@@ -88,10 +94,13 @@ def assert_laid_out(layout: dict[str, Any]) -> None:
         for text in node["texts"]:
             assert inside(text["box"], node["box"]), f"{node['key']}: {text['text']!r} spills out of its box"
         assert inside(node["box"], layout["view"]), f"{node['key']} is outside the viewBox"
-    for label in layout["labels"]:
+    labels = layout["labels"]
+    for i, label in enumerate(labels):
         assert inside(label["box"], layout["view"]), f"edge label {label['text']!r} is outside the viewBox"
         for node in nodes:
             assert apart(label["box"], node["box"]), f"edge label {label['text']!r} covers {node['key']}"
+        for other in labels[i + 1 :]:
+            assert apart(label["box"], other["box"]), f"edge labels {label['text']!r} and {other['text']!r} overlap"
 
 
 @pytest.mark.parametrize("name", ["modem_swap", "onboarding", "complaint_followup", "cross_sell"])
@@ -106,6 +115,15 @@ def test_persian_map_fits_on_a_right_to_left_page(page: Page, tmp_path: Path) ->
     assert_laid_out(layout)
     texts = [text["text"] for node in layout["nodes"] for text in node["texts"]]
     assert any("سلام" in text for text in texts)
+    # The counts read left to right on the right-to-left page: "N now · M arrived", "K took".
+    order = page.evaluate(
+        """() => [...document.querySelectorAll("g.step, g.path")].map((g) => {
+          const x = (cls) => g.querySelector(`tspan.${cls}`)?.getBBox().x;
+          const text = g.querySelector("tspan.now, tspan.took").parentElement.getBBox().x;
+          return g.dataset.step ? x("now") < x("arrived") && x("now") - text < 1 : x("took") - text < 1;
+        })"""
+    )
+    assert order and all(order)
     assert problems(page) == []
 
 

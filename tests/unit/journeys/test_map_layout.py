@@ -135,6 +135,7 @@ def test_map_svg_persian_message_reads_right_to_left_where_it_stands_alone() -> 
     lines = [(t.get("direction"), t.get("unicode-bidi"), "".join(t.itertext())) for t in step.iter(f"{SVG}text")]
     assert lines[0][:2] == ("ltr", "embed") and lines[0][2] == "a"
     assert lines[1][0] == "ltr" and lines[1][2].startswith('send sms: "سلام')
+    assert all(t.get("direction") in ("ltr", "rtl") for t in svg.iter(f"{SVG}text")), "a line left to the page"
     rtl = [line for direction, _, line in lines if direction == "rtl"]
     assert rtl and all(not any("a" <= ch.lower() <= "z" for ch in line) for line in rtl)
     assert "سلام مشتری گرامی" in lines[1][2]
