@@ -66,6 +66,7 @@ class _Item:
     width: float
     height: float
     lines: list[str] = field(default_factory=list)
+    dummy: bool = False
     x: float = 0.0
     y: float = 0.0
 
@@ -184,7 +185,7 @@ def _route(index: int, edge: MapEdge, back: bool, items: dict[str, _Item], count
     if upper is lower:  # a step that loops to itself: drawn beside it, its label to the right
         upper.width += _SELF_LOOP + width
         return _Route(edge, True, [upper, lower], label, count)
-    dummies = [_Item(f"edge {index} rank {rank}", rank, 0.0, 0.0) for rank in range(upper.rank + 1, lower.rank)]
+    dummies = [_Item(f"edge {index}", rank, 0.0, 0.0, dummy=True) for rank in range(upper.rank + 1, lower.rank)]
     middle = dummies[(len(dummies) - 1) // 2]
     middle.lines, middle.width, middle.height = label.lines, label.width, label.height
     return _Route(edge, back, [upper, *dummies, lower], middle, count)
@@ -255,7 +256,7 @@ def _place(ranks: list[list[_Item]], routes: list[_Route]) -> None:
         height = max((item.height for item in rank), default=0.0)
         for item in rank:
             item.y = top + height / 2
-            if item.key.startswith("edge "):  # an edge passes the whole row straight, and bends between rows
+            if item.dummy:  # an edge passes the whole row straight, and bends between rows
                 item.height = height
         top += height + _RANK_GAP
     for rank in ranks:
