@@ -25,7 +25,7 @@ from html import escape
 
 from journeys.format.journey_map import JourneyMap, MapEdge, MapNode
 
-FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
+_FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 _FONT_SIZE = 12
 _LABEL_SIZE = 11
 _CHAR = 7.6  # px per character at _FONT_SIZE, on the generous side of common sans-serif fonts
@@ -88,6 +88,7 @@ def map_svg(
 ) -> str:
     """The map as an `<svg>` element to embed in a page: steps with the runs there `now` and that `arrived`,
     each path with the runs that `took` it (keyed by source and target; parallel paths show the same count).
+    Not `role="img"`: screen readers reach the steps and counts inside, and links the page puts around them.
     """
     nodes = {node.key: node for node in journey_map.nodes}
     back = _back_edges(journey_map)
@@ -319,8 +320,8 @@ def _draw(
     height = max(item.y + item.height / 2 for item in everything) + _MARGIN
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="journey-map" viewBox="0 0 {_n(width)} {_n(height)}"'
-        f' width="{_n(width)}" height="{_n(height)}" role="img" aria-label="journey map"'
-        f' font-family="{FONT}" font-size="{_FONT_SIZE}">',
+        f' width="{_n(width)}" height="{_n(height)}" aria-label="journey map"'
+        f' font-family="{_FONT}" font-size="{_FONT_SIZE}">',
         f'<defs><marker id="{_ARROW_ID}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7"'
         f' orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{_EDGE}"/></marker></defs>',
     ]
