@@ -272,6 +272,7 @@ def _place(ranks: list[list[_Item]], routes: list[_Route]) -> None:
             _pull(rank, ups if downward else downs)
     for rank in ranks:
         _pull(rank, {key: [*ups.get(key, []), *downs.get(key, [])] for key in map(id, rank)})
+    _straighten(ranks, routes)
     shift = _MARGIN - min(item.x - item.width / 2 for rank in ranks for item in rank)
     for rank in ranks:
         for item in rank:
@@ -301,6 +302,33 @@ def _pull(rank: list[_Item], side: dict[int, list[_Item]]) -> None:
     values = [block[0] / block[1] for block in blocks for _ in range(int(block[1]))]
     for item, value, offset in zip(rank, values, offsets, strict=True):
         item.x = value + offset
+
+
+def _straighten(ranks: list[list[_Item]], routes: list[_Route]) -> None:
+    """Run each long edge straight down, as near the median of where it passes as its neighbours leave room."""
+    neighbours: dict[int, tuple[_Item | None, _Item | None]] = {}
+    for rank in ranks:
+        for i, item in enumerate(rank):
+            neighbours[id(item)] = (rank[i - 1] if i else None, rank[i + 1] if i + 1 < len(rank) else None)
+    for route in routes:
+        dummies = route.chain[1:-1]
+        if len(dummies) < 2:
+            continue
+        passes = sorted(map(_path_x, dummies))
+        middle = passes[len(passes) // 2]
+        for line in sorted(passes, key=lambda x: abs(x - middle)):
+            centres = [line + item.x - _path_x(item) for item in dummies]
+            if all(_room(item, x, *neighbours[id(item)]) for item, x in zip(dummies, centres, strict=True)):
+                for item, x in zip(dummies, centres, strict=True):
+                    item.x = x
+                break
+
+
+def _room(item: _Item, x: float, left: _Item | None, right: _Item | None) -> bool:
+    half = item.width / 2 + _GAP
+    return (left is None or left.x + left.width / 2 + half <= x) and (
+        right is None or x + half + right.width / 2 <= right.x
+    )
 
 
 # drawing
