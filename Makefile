@@ -18,10 +18,11 @@ demo: $(BIN)/journeys
 	$(BIN)/python -m journeys.cli.demo
 
 # The tests run in lanes, one pytest marker each (tests/conftest.py gives it by folder: tests/unit, tests/store,
-# tests/temporal, tests/e2e, tests/faults). The fast lanes run on every core (pytest-xdist); the dev-server and
-# fault-injection lanes one test at a time, as their timings assume. One lane alone: `make test-unit`, ...
+# tests/temporal, tests/e2e, tests/faults, tests/browser). The fast lanes run on every core (pytest-xdist); the
+# dev-server, fault-injection and browser lanes one test at a time, as their timings assume. One lane alone:
+# `make test-unit`, ... The browser lane needs /usr/bin/chromium (Debian's `chromium`; .ci/run installs it).
 FAST := unit or store or temporal
-SLOW := e2e or fault
+SLOW := e2e or fault or browser
 
 # What to run after every change: ruff and the fast lanes (pure code, SQLite and PostgreSQL, the time-skipping
 # server), under 3 minutes on two cores.
@@ -29,7 +30,7 @@ check: $(BIN)/journeys
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -n auto --dist worksteal -m "$(FAST)"
 
-# Everything: ruff, the fast lanes, then the dev server's and the faults'. CI runs this (.ci/run).
+# Everything: ruff, the fast lanes, then the dev server's, the faults' and the browser's. CI runs this (.ci/run).
 test: $(BIN)/journeys
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -n auto --dist worksteal -m "$(FAST)"

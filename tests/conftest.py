@@ -10,6 +10,7 @@ Every test carries exactly one lane marker, given by the folder it lives in (a m
 | tests/temporal | `temporal` | the time-skipping test server, or recorded histories |
 | tests/e2e | `e2e` | the Temporal dev server and `journeys` processes |
 | tests/faults | `fault` | kills, outages and concurrency against real processes |
+| tests/browser | `browser` | Debian's Chromium (`/usr/bin/chromium`) driven by Playwright |
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.support.temporal import dev_server, time_skipping
 
 TESTS = Path(__file__).resolve().parent
 
-LANES = ("unit", "store", "temporal", "e2e", "fault")
+LANES = ("unit", "store", "temporal", "e2e", "fault", "browser")
 
 FOLDER_LANES = {
     "unit": "unit",
@@ -37,6 +38,7 @@ FOLDER_LANES = {
     "temporal": "temporal",
     "e2e": "e2e",
     "faults": "fault",
+    "browser": "browser",
     "docs": "unit",  # the documents' examples (tests/docs): the CLI in a subprocess
 }
 

@@ -43,6 +43,7 @@ STORE_TIMEOUT = timedelta(seconds=30)
 CARRIED_FRESH = timedelta(seconds=10)
 # Patch ids: each marks a change to the commands the workflow issues (see README "Upgrading the workflow").
 LOCAL_STORE = "local-store-activities"
+QUIET_IGNORED = "ignored-events-do-not-wake"
 SEND_TIMEOUT = timedelta(minutes=1)  # a worker that died mid-send is noticed after this; channels time out first
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5))
 SEND_RETRY = RetryPolicy(
@@ -76,7 +77,11 @@ class JourneyWorkflow:
         if self.input.simulated:
             self.simulated_now = event.at
         effect = engine.receive(self.input.journey, self.state, event, self._now())
-        self._wake()
+        if effect == "ignored" and not self._history_is_long() and workflow.patched(QUIET_IGNORED):
+            # nothing to decide again: the wait goes on (a send deciding later reads the customer afresh)
+            self.carried = None
+        else:
+            self._wake()
         return effect
 
     @workflow.update

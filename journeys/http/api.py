@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from pydantic.functional_validators import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
 from journeys.format.customers import PROFILE_KEYS, Profile
 from journeys.http.auth import Caller, requires
@@ -29,9 +30,10 @@ from journeys.services.catalogue import definitions
 from journeys.services.continuous import enrol_customer
 from journeys.services.import_file import Bad, plain_mapping
 from journeys.services.importing import check_profile
+from journeys.services.shared import utc_now
 from journeys.services.status import status
 from journeys.settings import Settings
-from journeys.store import Store, StoreUnavailable, UnknownCustomer
+from journeys.store import NewEvent, Store, StoreUnavailable, UnknownCustomer
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BATCH = 1000
@@ -168,7 +170,9 @@ class JourneySummary(BaseModel):
 async def post_event(
     request: Request, body: EventIn, caller: Annotated[Caller, Depends(requires("events"))]
 ) -> JSONResponse:
-    result = await _event(request, body, "")
+    (result,) = await _events(request, [("", body)])
+    if isinstance(result, ApiRefusal):
+        raise result
     return JSONResponse(jsonable_encoder(result), 200 if result.delivered else 202)
 
 
@@ -176,37 +180,50 @@ async def post_event(
 async def post_events(
     request: Request, body: EventsBatch, caller: Annotated[Caller, Depends(requires("events"))]
 ) -> BatchOut:
-    async def one(index: int, item: dict[str, Any]) -> Any:
-        return await _event(request, _valid(EventIn, item, f"events[{index}]"), f"events[{index}]")
+    results: list[dict[str, Any]] = [{} for _ in body.events]
+    valid: list[tuple[int, EventIn]] = []
+    for index, item in enumerate(body.events):
+        try:
+            valid.append((index, _valid(EventIn, item, f"events[{index}]")))
+        except ApiRefusal as exc:
+            results[index] = {"error": exc.message}
+    taken = await _events(request, [(f"events[{index}]", event) for index, event in valid])
+    for (index, _), result in zip(valid, taken, strict=True):
+        results[index] = {"error": result.message} if isinstance(result, ApiRefusal) else jsonable_encoder(result)
+    return BatchOut(results=results)
 
-    return BatchOut(results=await _in_order(body.events, one, key=lambda item: str(item.get("customer"))))
 
-
-async def _event(request: Request, body: EventIn, where: str) -> delivery.SignalResult:
+async def _events(request: Request, events: Sequence[tuple[str, EventIn]]) -> list[delivery.SignalResult | ApiRefusal]:
+    """Record and deliver these events (`where` names each in errors) as `journeys signal` does, all in one
+    go: a refused one (its lead's profile bad, its customer unknown) is its refusal in its place."""
     store: Store = request.app.state.store
-    settings: Settings = request.app.state.settings
-    inbound: Inbound = request.app.state.inbound
-    if body.profile is not None:
-        await _lead(store, body.customer, body.profile, _field(where, "profile"))
+    results: dict[int, delivery.SignalResult | ApiRefusal] = {}
+    incoming: list[tuple[int, NewEvent]] = []
+    for position, (where, body) in enumerate(events):
+        try:
+            if body.profile is not None:
+                await _lead(store, body.customer, body.profile, _field(where, "profile"))
+        except ApiRefusal as exc:
+            results[position] = exc
+            continue
+        event = Event(id=body.id or uuid.uuid4().hex, name=body.event, data=body.data, at=body.at or utc_now())
+        incoming.append((position, NewEvent(body.customer, event, SOURCE)))
     try:
-        return await delivery.signal(
-            await inbound.client_or_none(),
+        taken = await delivery.signal_many(
+            await request.app.state.inbound.client_or_none(),
             store,
-            settings,
-            body.customer,
-            body.event,
-            body.data,
-            body.id or uuid.uuid4().hex,
-            source=SOURCE,
-            at=body.at,
+            request.app.state.settings,
+            [new for _, new in incoming],
         )
-    except UnknownCustomer:
-        hint = "" if body.profile is not None else ": send `profile` to create them"
-        raise ApiRefusal(
-            404, f"{_field(where, 'customer')}: no customer {body.customer!r} in the store{hint}"
-        ) from None
     except delivery.NotRecorded:
-        raise ApiRefusal(503, "the store does not answer: nothing was recorded, try again with the same id") from None
+        raise ApiRefusal(503, "the store does not answer: nothing was recorded, try again with the same ids") from None
+    for (position, new), result in zip(incoming, taken, strict=True):
+        if isinstance(result, UnknownCustomer):
+            where, body = events[position]
+            hint = "" if body.profile is not None else ": send `profile` to create them"
+            result = ApiRefusal(404, f"{_field(where, 'customer')}: no customer {new.customer_id!r} in the store{hint}")
+        results[position] = result
+    return [results[position] for position in range(len(events))]
 
 
 async def _lead(store: Store, customer_id: str, profile: dict[str, Any], where: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from journeys.services.continuous import enrol_customer
 from journeys.services.enrolment import JourneyPaused, enroll
 from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
 from journeys.settings import Settings
-from journeys.store import PendingEvent, Store, StoreUnavailable
+from journeys.store import NewEvent, PendingEvent, RunRow, Store, StoreUnavailable, UnknownCustomer
 from journeys.store.base import utc
 
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
@@ -81,16 +82,46 @@ async def signal(
     journey that the event triggers enrols no one: its effect is `skipped`, with the reason. `source` is the
     door the event came in by (cli, api, provider, import), kept on the timeline; `at`, when it happened."""
     event = Event(id=event_id or uuid.uuid4().hex, name=name, data=data, at=at or utc_now())
-    recorded = await record(store, customer_id, event, source, journey_id)
-    result = SignalResult(event_id=event.id, customer=customer_id, event=name, duplicate=not recorded, delivered=False)
-    if client is None:
-        return result
-    try:
-        result.runs = await take_in(client, store, settings, customer_id, until=event.id, journey_id=journey_id)
-    except NotDelivered:
-        return result
-    result.delivered = True
+    (result,) = await signal_many(client, store, settings, [NewEvent(customer_id, event, source, journey_id)])
+    if isinstance(result, UnknownCustomer):
+        raise result
     return result
+
+
+async def signal_many(
+    client: Client | None, store: Store, settings: Settings, incoming: Sequence[NewEvent]
+) -> list[SignalResult | UnknownCustomer]:
+    """`signal` for many events at once (the API's batches): recorded in one transaction, then delivered as
+    `signal` delivers one, each customer's in the order given, different customers' side by side. An event
+    for a customer the store does not hold is `UnknownCustomer` in its place, and nothing else changes."""
+    try:
+        outcomes = await asyncio.to_thread(store.record_events, incoming)
+    except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
+        ids = ", ".join(n.event.id for n in incoming[:3]) + (", ..." if len(incoming) > 3 else "")
+        raise NotRecorded(f"{exc}; if it was recorded, only the same id is safe: --id {ids}") from None
+    results: list[SignalResult | UnknownCustomer] = [
+        UnknownCustomer(new.customer_id)
+        if outcome == "unknown"
+        else SignalResult(
+            event_id=new.event.id,
+            customer=new.customer_id,
+            event=new.event.name,
+            duplicate=outcome == "duplicate",
+            delivered=False,
+        )
+        for new, outcome in zip(incoming, outcomes, strict=True)
+    ]
+    taken = [(new, result) for new, result in zip(incoming, results, strict=True) if isinstance(result, SignalResult)]
+    if client is None or not taken:
+        return results
+    try:
+        effects = await take_in(client, store, settings, [new for new, _ in taken])
+    except StoreUnavailable:  # recorded and owed: the deliverer delivers them once the store answers again
+        return results
+    for (_, result), done in zip(taken, effects, strict=True):
+        if isinstance(done, list):
+            result.runs, result.delivered = done, True
+    return results
 
 
 async def record(store: Store, customer_id: str, event: Event, source: str, only_journey: str | None = None) -> bool:
@@ -103,26 +134,19 @@ async def record(store: Store, customer_id: str, event: Event, source: str, only
 
 
 async def take_in(
-    client: Client, store: Store, settings: Settings, customer_id: str, *, until: str, journey_id: str | None
-) -> list[RunEffect]:
-    """Deliver what the customer is owed, oldest first, up to and including event `until`, and return what
-    `until` did to each run. One customer's events reach their runs in the order they were recorded: an event
-    left pending by an outage goes before a newer one. `until` recorded before (a duplicate id) and delivered
-    since is delivered again to the live runs, which take an event id once: this is how a delivery cut short
-    is finished by hand (the same command, the same id)."""
-    owed = await asyncio.to_thread(store.pending_of, customer_id)
-    position = next((i for i, e in enumerate(owed) if e.id == until), None)
-    if position is None:  # delivered before: to the live runs again, triggering nothing
-        event = await asyncio.to_thread(store.event, until)
-        if event is None:  # erased meanwhile
-            return []
-        live = await asyncio.to_thread(store.live_runs, customer_id, journey_id)
-        return list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, event) for r in live)))
-    effects: list[RunEffect] = []
-    for pending in owed[: position + 1]:
-        effects = await _deliver_owed(client, store, settings, pending)
-        await asyncio.to_thread(store.mark_delivered, [pending.id])
-    return effects
+    client: Client, store: Store, settings: Settings, recorded: Sequence[NewEvent]
+) -> list[list[RunEffect] | Exception]:
+    """Deliver what these events' customers are owed, oldest first, up to and including each of these events,
+    and return what each event did to each run (or why it was not delivered: it stays owed). One customer's
+    events reach their runs in the order they were recorded: an event left pending by an outage goes before
+    a newer one. An event recorded before (a duplicate id) and delivered since is delivered again to the live
+    runs, which take an event id once: this is how a delivery cut short is finished by hand (the same
+    command, the same id)."""
+    by_customer: dict[str, list[NewEvent]] = {}
+    for new in recorded:
+        by_customer.setdefault(new.customer_id, []).append(new)
+    done = await _deliver_to_customers(client, store, settings, by_customer, _Customer.take_in_each)
+    return [done.get(new.event.id, NotDelivered(new.event.id, "not delivered")) for new in recorded]
 
 
 async def deliver_pending(client: Client, store: Store, settings: Settings, grace: timedelta = GRACE) -> int:
@@ -133,43 +157,109 @@ async def deliver_pending(client: Client, store: Store, settings: Settings, grac
     by_customer: dict[str, list[PendingEvent]] = {}
     for event in owed:
         by_customer.setdefault(event.customer_id, []).append(event)
-    gate = asyncio.Semaphore(PARALLEL)
-    delivered = 0
-
-    async def one(events: list[PendingEvent]) -> None:
-        nonlocal delivered
-        async with gate:
-            for event in events:
-                await _deliver_owed(client, store, settings, event)
-                await asyncio.to_thread(store.mark_delivered, [event.id])
-                delivered += 1
-
-    outcomes = await asyncio.gather(*(one(events) for events in by_customer.values()), return_exceptions=True)
-    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    done = await _deliver_to_customers(client, store, settings, by_customer, _Customer.deliver_these)
+    delivered = [effects for effects in done.values() if isinstance(effects, list)]
+    failures = [failure for failure in done.values() if isinstance(failure, Exception)]
     if failures and not delivered:
         raise failures[0]
-    return delivered
+    return len(delivered)
 
 
-async def _deliver_owed(client: Client, store: Store, settings: Settings, event: PendingEvent) -> list[RunEffect]:
-    """One owed event to the customer's live runs (or its journey's), then the journeys it triggers or, for
-    continuous ones, now lets the customer into."""
-    plain = Event(id=event.id, name=event.name, data=event.data, at=event.at)
-    live = await asyncio.to_thread(store.live_runs, event.customer_id, event.only_journey)
-    # a run registered after the event was recorded read it in its snapshot: it is not owed the event
-    owed_to = [r for r in live if utc(r.started_at) <= event.recorded_at]
-    effects = list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, plain) for r in owed_to)))
-    for path, journey in definitions(settings).items():
-        if journey.entry.trigger != event.name or (event.only_journey and journey.id != event.only_journey):
-            continue
-        if any(r.journey_id == journey.id for r in live) or any(e.journey == journey.id for e in effects):
-            continue
-        if await asyncio.to_thread(_triggered_since, store, event, journey.id):
-            continue  # this event (or a later one) enrolled them already: a delivery cut short, finished now
-        effects.append(await _trigger(client, store, settings, path, journey.id, event.customer_id, plain))
-    # the continuous journeys whose entry the event now lets the customer into
-    effects += await enrol_customer(client, store, settings, event.customer_id, event.only_journey)
-    return effects
+async def _deliver_to_customers(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    by_customer: Mapping[str, Sequence[Any]],
+    plan: Callable[[_Customer, Sequence[Any]], Awaitable[None]],
+) -> dict[str, list[RunEffect] | Exception]:
+    """What `plan` delivers of each customer's events, customers side by side (at most PARALLEL at once),
+    each customer's owed events and live runs read once for all, and what was delivered marked so in one
+    write. Returns each event's effects, or the failure that stopped its customer's delivery before it."""
+    owed, live = await asyncio.to_thread(_owed_and_live, store, list(by_customer))
+    customers = [_Customer(client, store, settings, owed.get(cid, []), live.get(cid, [])) for cid in by_customer]
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(customer: _Customer, events: Sequence[Any]) -> None:
+        async with gate:
+            try:
+                await plan(customer, events)
+            except Exception as exc:  # what is not delivered stays owed; the failure is said per event
+                customer.failure = exc
+
+    try:
+        await asyncio.gather(*(one(c, events) for c, events in zip(customers, by_customer.values(), strict=True)))
+    finally:
+        await asyncio.to_thread(store.mark_delivered, [event_id for c in customers for event_id in c.effects])
+    done: dict[str, list[RunEffect] | Exception] = {}
+    for customer in customers:
+        done.update(customer.effects)
+        if customer.failure is not None:
+            done.update({event.id: customer.failure for event in customer.owed})
+    return done
+
+
+def _owed_and_live(
+    store: Store, customer_ids: list[str]
+) -> tuple[dict[str, list[PendingEvent]], dict[str, list[RunRow]]]:
+    return store.pending_of_customers(customer_ids), store.live_runs_of_customers(customer_ids)
+
+
+class _Customer:
+    """One customer's delivery: their owed events, oldest first, to their live runs, read once and then kept
+    up to date with what the events did (a run an event ended is left out, a run it started is read in)."""
+
+    def __init__(
+        self, client: Client, store: Store, settings: Settings, owed: list[PendingEvent], live: list[RunRow]
+    ) -> None:
+        self.client, self.store, self.settings = client, store, settings
+        self.owed, self.live = owed, live
+        self.effects: dict[str, list[RunEffect]] = {}
+        self.failure: Exception | None = None
+
+    async def take_in_each(self, recorded: Sequence[NewEvent]) -> None:
+        """What is owed up to and including each of `recorded`, in order; one not owed (delivered before): to
+        the live runs again, triggering nothing."""
+        for new in recorded:
+            position = next((i for i, e in enumerate(self.owed) if e.id == new.event.id), None)
+            if position is not None:
+                await self.deliver_these(self.owed[: position + 1])
+                continue
+            event = await asyncio.to_thread(self.store.event, new.event.id)
+            runs = [r for r in self.live if new.only_journey in (None, r.journey_id)] if event else []
+            self.effects[new.event.id] = list(
+                await asyncio.gather(*(deliver(self.client, r.workflow_id, r.journey_id, event) for r in runs))
+            )
+
+    async def deliver_these(self, owed: Sequence[PendingEvent]) -> None:
+        """These owed events (the oldest), one after the other."""
+        for event in list(owed):
+            self.effects[event.id] = await self._deliver(event)
+            self.owed.remove(event)
+
+    async def _deliver(self, event: PendingEvent) -> list[RunEffect]:
+        """One owed event to the customer's live runs (or its journey's), then the journeys it triggers or, for
+        continuous ones, now lets the customer into."""
+        client, store, settings = self.client, self.store, self.settings
+        plain = Event(id=event.id, name=event.name, data=event.data, at=event.at)
+        live = [r for r in self.live if event.only_journey in (None, r.journey_id)]
+        # a run registered after the event was recorded read it in its snapshot: it is not owed the event
+        owed_to = [r for r in live if utc(r.started_at) <= event.recorded_at]
+        effects = list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, plain) for r in owed_to)))
+        for path, journey in definitions(settings).items():
+            if journey.entry.trigger != event.name or (event.only_journey and journey.id != event.only_journey):
+                continue
+            if any(r.journey_id == journey.id for r in live) or any(e.journey == journey.id for e in effects):
+                continue
+            if await asyncio.to_thread(_triggered_since, store, event, journey.id):
+                continue  # this event (or a later one) enrolled them already: a delivery cut short, finished now
+            effects.append(await _trigger(client, store, settings, path, journey.id, event.customer_id, plain))
+        # the continuous journeys whose entry the event now lets the customer into
+        effects += await enrol_customer(client, store, settings, event.customer_id, event.only_journey)
+        ended = {e.workflow_id for e in effects if e.effect in ("exited", "cancelled")}
+        self.live = [r for r in self.live if r.workflow_id not in ended]
+        if any(e.effect == "started" for e in effects):
+            self.live = await asyncio.to_thread(store.live_runs, event.customer_id)
+        return effects
 
 
 def _triggered_since(store: Store, event: PendingEvent, journey_id: str) -> bool:

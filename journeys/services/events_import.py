@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
-from temporalio.exceptions import TemporalError
 
 from journeys.engine.interpreter import Event
 from journeys.errors import InputError, JourneysError
@@ -41,7 +40,7 @@ from journeys.services.import_file import (
 )
 from journeys.services.shared import PARALLEL, utc_now
 from journeys.settings import Settings
-from journeys.store import Store, UnknownCustomer
+from journeys.store import NewEvent, Store, UnknownCustomer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -177,12 +176,11 @@ class _Importer:
         except JourneysError as exc:
             self._fail(f"{where}: perhaps not recorded ({exc}): run the same import again, the line keeps its id")
             return
-        try:
-            runs = await take_in(
-                self.client, self.store, self.settings, line.customer, until=event.id, journey_id=self.journey_id
-            )
-        except (JourneysError, TemporalError) as exc:
-            reason = exc.reason if isinstance(exc, NotDelivered) else str(exc) or type(exc).__name__
+        (runs,) = await take_in(
+            self.client, self.store, self.settings, [NewEvent(line.customer, event, SOURCE, self.journey_id)]
+        )
+        if isinstance(runs, Exception):
+            reason = runs.reason if isinstance(runs, NotDelivered) else str(runs) or type(runs).__name__
             self._fail(
                 f"{where}: recorded as event {event.id} but not delivered ({reason}): journeys delivers it once "
                 "Temporal answers (a worker must be running), as does the same import again (its id makes that safe)"

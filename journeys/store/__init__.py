@@ -6,6 +6,7 @@ migrations in `migrations/`, applied by `Store.open`.
 
 from __future__ import annotations
 
+from journeys.store.customers import NewEvent, Recorded
 from journeys.store.erasure import ERASURE, Erased, UnsettledRuns
 from journeys.store.errors import (
     StoreError,
@@ -63,8 +64,10 @@ __all__ = [
     "MessageCount",
     "MessageRow",
     "MessageStatus",
+    "NewEvent",
     "OutcomeCount",
     "PendingEvent",
+    "Recorded",
     "ReportSpec",
     "Reservation",
     "RunAuditRow",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -13,12 +13,32 @@ from sqlmodel import Session, col, select
 
 from journeys.format.customers import DOCUMENT_EVENT, PROFILE_FIELDS, PROFILE_KEYS, Customer, Event, Profile
 from journeys.store.base import StoreBase, utc, utc_now
+from journeys.store.errors import UnknownCustomer
 from journeys.store.models import CustomerAuditRow, CustomerRow, DocumentRow, EventRow
 from journeys.store.records import UpsertCounts
 
 CHUNK = 1000  # customers per import transaction
 CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "voice", "webhook")  # what consent is kept for; `all`: each
 CONSENT_EVENTS = {"opted_out": "opted_out", "opted_in": "opted_in"}  # an event with data.channel sets consent
+
+
+class NewEvent(NamedTuple):
+    """An event to record, with the door it came in by and the one journey it is for, if only one."""
+
+    customer_id: str
+    event: Event
+    source: str = "cli"
+    only_journey: str | None = None
+
+
+Recorded = Literal["recorded", "duplicate", "unknown"]
+_TICK = timedelta(microseconds=1)
+
+
+def _lock_customers(customer_ids: Iterable[str]) -> Any:
+    """These customers' rows, locked until the transaction ends, in the order of their ids."""
+    ids = sorted(set(customer_ids))
+    return select(CustomerRow).where(col(CustomerRow.id).in_(ids)).order_by(col(CustomerRow.id)).with_for_update()
 
 
 def consent_channels(channel: str) -> tuple[str, ...]:
@@ -259,33 +279,61 @@ class CustomerMethods(StoreBase):
         A `document_uploaded` event with a `kind` also records the document, and an `opted_out` / `opted_in`
         event whose data has `channel` (a channel or `all`) sets that consent, in the same transaction: every door
         events come in by (signal, events import, the API, inbound SMS and voice, bounces) records them here."""
+        (outcome,) = self.record_events([NewEvent(customer_id, event, source, only_journey)], at)
+        if outcome == "unknown":
+            raise UnknownCustomer(customer_id)
+        return outcome == "recorded"
+
+    def record_events(self, incoming: Sequence[NewEvent], at: datetime | None = None) -> list[Recorded]:
+        """Record many events as `record_event` records one, in one transaction (the API's batches): for each,
+        `recorded`, `duplicate` (its id was recorded before) or `unknown` (no such customer, nothing recorded).
+        Each is recorded a microsecond after the one before, so one customer's events are owed in the order
+        given. The customers are locked in the order of their ids, so two batches never wait on each other."""
+        if not incoming:
+            return []
         try:
             with self._session(write=True) as session:
-                row = self._lock_customer(session, customer_id)
-                if session.get(EventRow, event.id) is not None:
-                    return False
-                session.add(
-                    EventRow(
-                        id=event.id,
-                        customer_id=customer_id,
-                        name=event.name,
-                        data=event.data,
-                        at=event.at,
-                        recorded_at=at or utc_now(),
-                        source=source,
-                        only_journey=only_journey,
-                    )
-                )
-                kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
-                if isinstance(kind, str) and kind:
-                    self._record_document(session, customer_id, kind, event)
-                channel = event.data.get("channel") if event.name in CONSENT_EVENTS else None
-                if isinstance(channel, str) and _consent(row, consent_channels(channel), event.name, event.at):
-                    session.add(row)
+                customers = {row.id: row for row in session.exec(_lock_customers(n.customer_id for n in incoming))}
+                ids = list({n.event.id for n in incoming})
+                known = set(session.exec(select(EventRow.id).where(col(EventRow.id).in_(ids))))
+                outcomes: list[Recorded] = []
+                recorded_at = at or utc_now()
+                for new in incoming:
+                    row = customers.get(new.customer_id)
+                    if row is None or new.event.id in known:
+                        outcomes.append("unknown" if row is None else "duplicate")
+                        continue
+                    known.add(new.event.id)
+                    self._add_event(session, row, new, recorded_at)
+                    recorded_at += _TICK
+                    outcomes.append("recorded")
                 session.flush()
-        except IntegrityError:  # the same id, recorded meanwhile (for another customer: no lock held it)
-            return False
-        return True
+        except IntegrityError:  # an id recorded meanwhile (for another customer: no lock held it): one by one
+            if len(incoming) == 1:
+                return ["duplicate"]
+            return [self.record_events([new], at)[0] for new in incoming]
+        return outcomes
+
+    def _add_event(self, session: Session, row: CustomerRow, new: NewEvent, recorded_at: datetime) -> None:
+        event = new.event
+        session.add(
+            EventRow(
+                id=event.id,
+                customer_id=row.id,
+                name=event.name,
+                data=event.data,
+                at=event.at,
+                recorded_at=recorded_at,
+                source=new.source,
+                only_journey=new.only_journey,
+            )
+        )
+        kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
+        if isinstance(kind, str) and kind:
+            self._record_document(session, row.id, kind, event)
+        channel = event.data.get("channel") if event.name in CONSENT_EVENTS else None
+        if isinstance(channel, str) and _consent(row, consent_channels(channel), event.name, event.at):
+            session.add(row)
 
     def _record_document(self, session: Session, customer_id: str, kind: str, event: Event) -> None:
         """The newest document of a kind wins; a late-arriving older upload does not replace it."""

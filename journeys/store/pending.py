@@ -8,7 +8,7 @@ delivered; what an outage or a crash left behind is found here by the deliverer 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import update
@@ -54,13 +54,20 @@ class PendingMethods(StoreBase):
 
     def pending_of(self, customer_id: str) -> list[PendingEvent]:
         """The customer's events still owed, in the order they were recorded."""
+        return self.pending_of_customers([customer_id]).get(customer_id, [])
+
+    def pending_of_customers(self, customer_ids: Collection[str]) -> dict[str, list[PendingEvent]]:
+        """Each of these customers' events still owed, in the order they were recorded (one read for a batch)."""
+        owed: dict[str, list[PendingEvent]] = {}
         with self._session() as session:
             rows = session.exec(
                 select(EventRow)
-                .where(EventRow.customer_id == customer_id, col(EventRow.delivered_at).is_(None))
+                .where(col(EventRow.customer_id).in_(list(customer_ids)), col(EventRow.delivered_at).is_(None))
                 .order_by(col(EventRow.recorded_at), col(EventRow.id))
             ).all()
-        return [_pending(r) for r in rows]
+        for row in rows:
+            owed.setdefault(row.customer_id, []).append(_pending(row))
+        return owed
 
     def event(self, event_id: str) -> Event | None:
         """The event of that id, whoever it belongs to."""

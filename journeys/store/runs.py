@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -129,6 +129,19 @@ class RunMethods(StoreBase):
 
     def live_runs(self, customer_id: str, journey_id: str | None = None) -> list[RunRow]:
         return self._runs(customer_id, journey_id, live_only=True)
+
+    def live_runs_of_customers(self, customer_ids: Collection[str]) -> dict[str, list[RunRow]]:
+        """Each of these customers' live runs, newest first (one read for a batch of events)."""
+        live: dict[str, list[RunRow]] = {}
+        with self._session() as session:
+            query = (
+                select(RunRow)
+                .where(col(RunRow.customer_id).in_(list(customer_ids)), RunRow.outcome == LIVE)
+                .order_by(col(RunRow.started_at).desc(), col(RunRow.entry).desc())
+            )
+            for row in session.exec(query):
+                live.setdefault(row.customer_id, []).append(row)
+        return live
 
     def _runs(self, customer_id: str, journey_id: str | None, *, live_only: bool) -> list[RunRow]:
         with self._session() as session:

@@ -7,7 +7,7 @@ from threading import Barrier
 import pytest
 
 from journeys.format.customers import Event, Profile
-from journeys.store import Store, UnknownCustomer
+from journeys.store import NewEvent, Store, UnknownCustomer
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
@@ -119,3 +119,32 @@ def test_known_customers_are_those_of_the_ids_the_store_holds_however_many_are_a
 
     assert store.known_customers(asked) == {f"k{n}" for n in range(0, 2_500, 2)}
     assert store.known_customers([]) == set()
+
+
+def test_a_batch_is_recorded_in_one_go_each_event_on_its_own(store: Store, ada: str) -> None:
+    store.upsert_customers([Profile(id="bob", email="bob@example.com")])
+    batch = [
+        NewEvent(ada, Event(id="b1", name="visited", at=T0), "api"),
+        NewEvent("nobody", Event(id="b2", name="visited", at=T0), "api"),
+        NewEvent("bob", Event(id="b3", name="opted_out", data={"channel": "sms"}, at=T0), "api"),
+        NewEvent(ada, Event(id="b1", name="visited", at=T0), "api"),  # the same id again in the batch
+        NewEvent(ada, Event(id="b4", name="document_uploaded", data={"kind": "id_card"}, at=T0), "api"),
+    ]
+    store.record_event(ada, Event(id="b0", name="visited", at=T0))
+
+    outcomes = store.record_events([NewEvent(ada, Event(id="b0", name="visited", at=T0), "api"), *batch])
+
+    assert outcomes == ["duplicate", "recorded", "unknown", "recorded", "duplicate", "recorded"]
+    assert [e.id for e in store.events_of(ada)] == ["b0", "b1", "b4"]
+    bob = store.customer_row("bob")
+    assert bob is not None and bob.consent["sms"]["status"] == "opted_out"
+    customer = store.customer(ada)
+    assert customer is not None and "id_card" in customer.documents
+
+
+def test_one_customers_events_of_a_batch_are_owed_in_the_order_given(store: Store, ada: str) -> None:
+    names = [f"e{n}" for n in range(30)]
+    store.record_events([NewEvent(ada, Event(id=name, name="visited", at=T0), "api") for name in reversed(names)])
+
+    assert [e.id for e in store.pending_of(ada)] == list(reversed(names))
+    assert store.pending_of_customers([ada, "nobody"]).keys() == {ada}

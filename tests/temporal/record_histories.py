@@ -62,6 +62,7 @@ async def record(tag: str) -> None:
             }
             await env.sleep(timedelta(days=4, hours=12))
             await signal(env.client, store, settings, "swapper", "swapped", {})
+            await signal(env.client, store, settings, "converter", "page_viewed", {})  # no step waits for it
             await signal(env.client, store, settings, "converter", "registered", {})
             await signal(env.client, store, settings, "converter", "delivered", {})
             await env.sleep(timedelta(days=1))
