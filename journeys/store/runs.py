@@ -335,6 +335,16 @@ class RunMethods(StoreBase):
             paused = session.exec(select(JourneyStateRow.journey_id).where(JourneyStateRow.paused)).all()
         return {journey_id: count for journey_id, count in live}, set(paused)
 
+    def live_runs_by_version(self, journey_id: str) -> dict[int, int]:
+        """The journey's live runs counted per version (the console's journey page), without reading each."""
+        with self._session() as session:
+            counted = session.exec(
+                select(RunRow.version, func.count())
+                .where(RunRow.journey_id == journey_id, RunRow.outcome == LIVE)
+                .group_by(RunRow.version)
+            ).all()
+        return {version: count for version, count in counted}
+
     def is_paused(self, journey_id: str) -> bool:
         with self._session() as session:
             return self._paused(session, journey_id)

@@ -220,3 +220,13 @@ def test_steps_a_retried_workflow_task_enters_again_later_are_logged_once_by_the
 
     assert [(s.step, s.arrived) for s in store.journey_report("j").steps] == [("invite", 1), ("wait", 1)]
     assert [(s.step, s.seq) for s in store.steps_of_run("w")] == [("invite", 1), ("wait", 2)]
+
+
+def test_live_runs_are_counted_per_version_and_ended_ones_left_out(store: Store) -> None:
+    for n, version in enumerate([1, 1, 2, 2, 2]):
+        store.create_run(f"j:{n}", "j", version, f"c{n}", 1, T0)
+    store.create_run("other:0", "other", 1, "c0", 1, T0)
+    store.update_run("j:0", outcome="exited", exit_event="swapped", ended_at=T0 + H, current_step=None, until=None)
+
+    assert store.live_runs_by_version("j") == {1: 1, 2: 3}
+    assert store.live_runs_by_version("nobody") == {}

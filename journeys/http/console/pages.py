@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import Counter
 from datetime import datetime, time, timezone
 from typing import Annotated
 
@@ -103,7 +102,7 @@ async def journey_page(request: Request, journey_id: str, person: Annotated[Pers
         {key: value["arrived"] for key, value in steps.items()},
         {(p["source"], p["target"]): p["took"] for p in numbers["paths"]},
     )
-    live_by_version = Counter(r.version for r in await asyncio.to_thread(store.live_runs_of_journey, journey.id))
+    live_by_version = await asyncio.to_thread(store.live_runs_by_version, journey.id)
     return page(
         request,
         "journey.html",
