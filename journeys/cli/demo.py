@@ -89,7 +89,11 @@ def main() -> None:
             print("  " + output.strip().replace("\n", "\n  "), flush=True)
         except subprocess.TimeoutExpired:
             dev.kill()
-    _say(f"Done. The state is kept in {data.relative_to(ROOT)}/ — `journeys dev` with JOURNEYS_DATA_DIR set to it")
+    kept = data.relative_to(ROOT)
+    _say(
+        f"Done. The state is kept in {kept}/ — `JOURNEYS_DATA_DIR={kept} journeys dev` picks it up again and serves "
+        f"the web console at /console/ (user admin, the password it prints, kept in {kept}/console-password)"
+    )
 
 
 if __name__ == "__main__":
