@@ -22,7 +22,7 @@ demo: $(BIN)/journeys
 # dev-server, fault-injection and browser lanes one test at a time, as their timings assume. One lane alone:
 # `make test-unit`, ... The browser lane needs /usr/bin/chromium (Debian's `chromium`; .ci/run installs it).
 FAST := unit or store or temporal
-SLOW := e2e or fault or browser
+SLOW := e2e or fault
 
 # What to run after every change: ruff and the fast lanes (pure code, SQLite and PostgreSQL, the time-skipping
 # server), under 3 minutes on two cores.
@@ -35,6 +35,7 @@ test: $(BIN)/journeys
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -n auto --dist worksteal -m "$(FAST)"
 	$(BIN)/pytest -q -m "$(SLOW)"
+	$(BIN)/pytest -q -m browser  # a process of its own: Playwright's sync API keeps an event loop running
 
 test-%: $(BIN)/journeys
 	$(BIN)/pytest -q -m $*
