@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     serve_port: int = 8080
     serve_host: str = "127.0.0.1"  # 0.0.0.0 (or a private address) to serve other machines, behind TLS
     api_rate: float = Field(200.0, gt=0)  # requests per second per API key, per server process
+    console_session_hours: float = Field(8.0, gt=0)  # a console sign-in lasts this long, then asks again
     webhook_secret: str | None = None  # signs outgoing webhooks; unset: webhooks go to the outbox
     # encrypts every Temporal payload: "id:base64key[,older-id:base64key...]", the first one encrypts;
     # unset: the key `journeys dev` generated into the data dir, if there is one (journeys.runtime.codec)

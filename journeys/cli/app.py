@@ -52,6 +52,11 @@ keys_app.command("create")(access.keys_create)
 keys_app.command("list")(access.keys_list)
 keys_app.command("revoke")(access.keys_revoke)
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(help="People who sign in to the web console.", no_args_is_help=True)
+users_app.command("add")(access.users_add)
+users_app.command("list")(access.users_list)
+users_app.command("remove")(access.users_remove)
+app.add_typer(users_app, name="users")
 
 
 def main(argv: list[str] | None = None) -> None:

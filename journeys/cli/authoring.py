@@ -5,7 +5,6 @@ Plain functions: `journeys.cli.app` registers them as commands."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -109,22 +108,6 @@ class Engine(str, Enum):
     temporal = "temporal"
 
 
-def _parse_start(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(timezone.utc).replace(microsecond=0)
-    try:
-        start = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"--start {value!r}: expected an ISO 8601 date-time such as 2026-11-23T08:00:00+03:30"
-        ) from None
-    if start.tzinfo is None:
-        raise InputError(f"--start {value!r}: add a UTC offset, e.g. {value}+00:00")
-    if not 1900 <= start.year <= 9000:  # a simulation and its events must stay within dates Python can hold
-        raise InputError(f"--start {value!r}: expected a date between the years 1900 and 9000")
-    return start
-
-
 def _journey_files(paths: list[Path]) -> list[Path]:
     """The journey files named: a folder stands for its `*.yaml` files, sorted by name."""
     files: list[Path] = []
@@ -180,7 +163,7 @@ def simulate(
     """Run the real journey code in simulated time; nothing is sent. Several journeys (or a folder of them)
     are simulated together on the same customers: caps, triggers and exits act between them as they do live."""
     from journeys.engine.messages import MessageSource
-    from journeys.format.inputs import read_customers, read_events
+    from journeys.format.inputs import read_customers, read_events, simulation_start
     from journeys.simulate.inprocess import simulate_together
 
     paths = _journey_files(files)
@@ -190,7 +173,7 @@ def simulate(
             f"--engine temporal simulates one journey; {len(journeys)} journeys simulate together "
             "in-process only (--engine local)"
         )
-    began = _parse_start(start)
+    began = simulation_start(start)
     people = read_customers(customers)
     planned = read_events(events, began, {c.id for c in people}) if events else []
     if engine is Engine.temporal:

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,23 @@ def _yaml_records(path: Path) -> list[tuple[int, Any, list[str]]]:
 
 
 # --- customers and events for the simulator -------------------------------------------------------
+
+
+def simulation_start(value: str | None, name: str = "--start") -> datetime:
+    """When a simulation starts: `value` as an ISO 8601 date-time with an offset, or now (None or blank)."""
+    if value is None or not value.strip():
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        start = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(
+            f"{name} {value!r}: expected an ISO 8601 date-time such as 2026-11-23T08:00:00+03:30"
+        ) from None
+    if start.tzinfo is None:
+        raise InputError(f"{name} {value!r}: add a UTC offset, e.g. {value.strip()}+00:00")
+    if not 1900 <= start.year <= 9000:  # a simulation and its events must stay within dates Python can hold
+        raise InputError(f"{name} {value!r}: expected a date between the years 1900 and 9000")
+    return start
 
 
 def read_customers(path: Path) -> list[Customer]:

@@ -1,7 +1,9 @@
-"""The HTTP server of `journeys serve` and `journeys dev`: the API under `/v1`, and the provider callbacks,
-inbound SMS, voice answers and unsubscribe links (`journeys.http.inbound`), on one port.
+"""The HTTP server of `journeys serve` and `journeys dev`: the API under `/v1`, the web console under
+`/console/` (`journeys.http.console`), and the provider callbacks, inbound SMS, voice answers and unsubscribe
+links (`journeys.http.inbound`), on one port.
 
-`/openapi.json` describes the API; the callbacks are the providers' contracts, not ours, and stay out of it.
+`/openapi.json` describes the API; the console and the callbacks (the providers' contracts, not ours) stay out
+of it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.types import Scope
 
 from journeys.http import api, errors, inbound
 from journeys.http.auth import RateLimiter
+from journeys.http.console import mount as console
 from journeys.http.errors import ApiRefusal
 from journeys.http.limits import BodyLimit, Limit
 from journeys.runtime.serving import serving
@@ -53,6 +56,12 @@ def create_app(settings: Settings, store: Store, client_factory: inbound.ClientF
                 lambda: errors.error(400, "bad Content-Length"),
             ),
             Limit(
+                console.PREFIX + "/",
+                console.MAX_BODY_BYTES,
+                lambda: PlainTextResponse("request body too large", 413),
+                lambda: PlainTextResponse("bad request", 400),
+            ),
+            Limit(
                 "/",
                 inbound.MAX_BODY_BYTES,
                 lambda: PlainTextResponse("request body too large", 413),
@@ -62,12 +71,13 @@ def create_app(settings: Settings, store: Store, client_factory: inbound.ClientF
         ],
     )
     app.add_exception_handler(ApiRefusal, errors.refused)
-    app.add_exception_handler(RequestValidationError, _split(errors.invalid, inbound.bad_request))
+    app.add_exception_handler(RequestValidationError, _split(errors.invalid, console.or_else(inbound.bad_request)))
     app.add_exception_handler(HTTPException, _split(errors.http_error, http_exception_handler))  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, errors.store_down)
     app.add_exception_handler(Exception, errors.internal)
     app.include_router(api.router)
     app.include_router(inbound.router, include_in_schema=False)
+    console.install(app)
     return app
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import signal
 import socket
 from collections.abc import Callable
@@ -148,6 +149,8 @@ async def _start_inbound(
     say(f"HTTP server: {settings.serve_host}:{bound}, reached as {settings.public_url}")
     key, kept = dev_api_key(settings, store)
     say(f"API: http://127.0.0.1:{bound}/v1 with the admin key {key} (kept in {kept})")
+    user, password, kept = dev_console_user(settings, store)
+    say(f"Console: http://127.0.0.1:{bound}/console/ as {user} with the password {password} (kept in {kept})")
 
 
 def dev_api_key(settings: Settings, store: Store) -> tuple[str, Path]:
@@ -164,6 +167,24 @@ def dev_api_key(settings: Settings, store: Store) -> tuple[str, Path]:
     kept.touch(mode=0o600)
     kept.write_text(key + "\n", encoding="utf-8")
     return key, kept
+
+
+def dev_console_user(settings: Settings, store: Store) -> tuple[str, str, Path]:
+    """The console admin `journeys dev` made on its first start and its password, kept in the data dir (a new
+    user, `admin-2` and on, when that one was removed or its password no longer matches)."""
+    kept = settings.data_dir / "console-password"
+    if kept.is_file():
+        name, _, password = kept.read_text(encoding="utf-8").strip().partition(" ")
+        if password and store.signed_in(name, password) is not None:
+            return name, password, kept
+    taken = {row.name for row in store.users()}
+    names = itertools.chain(["admin"], (f"admin-{i}" for i in itertools.count(2)))
+    name = next(n for n in names if n not in taken)
+    password = secrets.token_urlsafe(12)
+    store.add_user(name, "admin", password, by="journeys dev")
+    kept.touch(mode=0o600)
+    kept.write_text(f"{name} {password}\n", encoding="utf-8")
+    return name, password, kept
 
 
 def _safe_url(url: str) -> str:

@@ -45,7 +45,7 @@ def check(store: Store, customer_id: str, channel: str, reason: str) -> None:
 
 
 async def consent(
-    client: Client,
+    client: Client | None,
     store: Store,
     settings: Settings,
     customer_id: str,
@@ -54,7 +54,8 @@ async def consent(
     reason: str,
     by: str | None = None,
 ) -> ConsentResult:
-    """Set the consent and audit it (one transaction), then record and deliver the event to the live runs."""
+    """Set the consent and audit it (one transaction), then record and deliver the event to the live runs (without
+    a client, the event is owed to them and delivered once Temporal answers)."""
     await asyncio.to_thread(check, store, customer_id, channel, reason)
     status: Literal["opted_in", "opted_out"] = "opted_in" if allow else "opted_out"
     audit = await asyncio.to_thread(

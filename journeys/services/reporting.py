@@ -34,11 +34,11 @@ def report_spec(published: Published, *, by_day: bool = False) -> ReportSpec:
 
 def journey_report(settings: Settings, store: Store, journey: str, *, by_day: bool = False) -> JourneyReport:
     """The report of the journey named by its id (or its YAML file), as its definition today asks."""
-    published = _published(settings, store, journey)
+    published = published_journey(settings, store, journey)
     return store.journey_report(published.journey.id, report_spec(published, by_day=by_day))
 
 
-def _published(settings: Settings, store: Store, journey: str) -> Published:
+def published_journey(settings: Settings, store: Store, journey: str) -> Published:
     """The journey as its file in the definitions folder says; when that file is gone, as the newest version
     that enrolled anyone (the store keeps its text), so a finished campaign can still be reported on."""
     try:

@@ -19,6 +19,7 @@ from journeys.store.errors import (
 from journeys.store.keys import SCOPES, KeyExists
 from journeys.store.models import (
     ApiKeyRow,
+    ConsoleUserRow,
     CustomerAuditRow,
     CustomerRow,
     DocumentRow,
@@ -42,11 +43,14 @@ from journeys.store.report import (
     Transition,
 )
 from journeys.store.store import Store
+from journeys.store.users import ROLES, UserExists, may
 
 __all__ = [
     "ERASURE",
+    "ROLES",
     "SCOPES",
     "ApiKeyRow",
+    "ConsoleUserRow",
     "CustomerAuditRow",
     "CustomerRow",
     "DocumentRow",
@@ -80,5 +84,7 @@ __all__ = [
     "UnknownRun",
     "UnsettledRuns",
     "UpsertCounts",
+    "UserExists",
     "VersionConflict",
+    "may",
 ]

@@ -1,4 +1,5 @@
-"""What every part of `Store` shares: the engine, one-transaction sessions, the per-customer lock."""
+"""What every part of `Store` shares: the engine, one-transaction sessions, the per-customer lock, rows added by
+name."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import Engine, bindparam
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session, SQLModel, select
 
 from journeys.store.engine import WRITE
 from journeys.store.errors import StoreUnavailable, UnknownCustomer, is_unavailable
@@ -39,6 +40,17 @@ class StoreBase:
             if is_unavailable(exc):
                 raise StoreUnavailable(self.engine.url, exc) from exc
             raise
+
+    def _add_named(self, row: SQLModel, name: str, taken: type[Exception]) -> None:
+        """Insert a row keyed by `name`, or raise `taken(name)` when one has it (made meanwhile by another process
+        too)."""
+        try:
+            with self._session(write=True) as session:
+                if session.get(type(row), name) is not None:
+                    raise taken(name)
+                session.add(row)
+        except IntegrityError:
+            raise taken(name) from None
 
     def _lock_customer(self, session: Session, customer_id: str) -> CustomerRow:
         """The customer's row, locked until the transaction ends (the per-customer serialisation point)."""

@@ -170,6 +170,29 @@ class CustomerMethods(StoreBase):
         with self._session() as session:
             return list(session.exec(select(CustomerRow.id).where(CustomerRow.phone == phone).order_by(CustomerRow.id)))
 
+    def find_customers(self, text: str, limit: int = 50) -> list[CustomerRow]:
+        """Customers whose id, email or phone is `text`, or whose name, email or phone contains it (any case), by
+        id: what support staff type when a customer calls."""
+        text = text.strip()
+        if not text:
+            return []
+        inside = f"%{text.lower()}%"
+        query = (
+            select(CustomerRow)
+            .where(
+                (CustomerRow.id == text)
+                | (CustomerRow.email == text)
+                | (CustomerRow.phone == text)
+                | func.lower(CustomerRow.name).like(inside)
+                | func.lower(CustomerRow.email).like(inside)
+                | col(CustomerRow.phone).like(inside)
+            )
+            .order_by(col(CustomerRow.id))
+            .limit(limit)
+        )
+        with self._session() as session:
+            return list(session.exec(query))
+
     def customer_ids(self) -> list[str]:
         with self._session() as session:
             return list(session.exec(select(CustomerRow.id).order_by(CustomerRow.id)))

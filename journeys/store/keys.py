@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from journeys.store.base import StoreBase, utc_now
@@ -36,13 +35,7 @@ class KeyMethods(StoreBase):
             raise ValueError(f"unknown scope {scope!r}: expected one of {', '.join(SCOPES)}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = ApiKeyRow(name=name, scope=scope, hash=key_hash(key), created_at=at or utc_now(), created_by=by)
-        try:
-            with self._session(write=True) as session:
-                if session.get(ApiKeyRow, name) is not None:
-                    raise KeyExists(name)
-                session.add(row)
-        except IntegrityError:  # the same name, made meanwhile by another process
-            raise KeyExists(name) from None
+        self._add_named(row, name, KeyExists)
         return key
 
     def keys(self) -> list[ApiKeyRow]:

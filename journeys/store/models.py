@@ -249,3 +249,15 @@ class ApiKeyRow(SQLModel, table=True):
     created_at: datetime = _at()
     created_by: str
     revoked_at: datetime | None = _at(nullable=True)
+
+
+class ConsoleUserRow(SQLModel, table=True):
+    """A person who signs in to the web console: a name, one role, and only an argon2 hash of the password."""
+
+    __tablename__ = "console_user"
+
+    name: str = Field(primary_key=True)
+    role: str  # viewer | support | marketer | admin
+    password_hash: str
+    created_at: datetime = _at()
+    created_by: str

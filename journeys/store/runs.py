@@ -179,6 +179,23 @@ class RunMethods(StoreBase):
             )
             return list(session.exec(query))
 
+    def runs_at_step(self, journey_id: str, step: str) -> list[tuple[RunRow, datetime | None]]:
+        """The live runs of a journey at `step` now, each with when it last entered the step, longest there first."""
+        entered = func.max(StepLogRow.at)
+        query = (
+            select(RunRow, entered)
+            .join(
+                StepLogRow,
+                (StepLogRow.workflow_id == RunRow.workflow_id) & (StepLogRow.step == RunRow.current_step),
+                isouter=True,
+            )
+            .where(RunRow.journey_id == journey_id, RunRow.outcome == LIVE, RunRow.current_step == step)
+            .group_by(col(RunRow.workflow_id))
+            .order_by(entered, col(RunRow.workflow_id))
+        )
+        with self._session() as session:
+            return [(run, utc(at) if at else None) for run, at in session.exec(query)]
+
     def record_audit(self, audit: RunAuditRow) -> None:
         """Keep who changed a live run by hand, when, why, and from where to where."""
         with self._session(write=True) as session:

@@ -173,6 +173,16 @@ class SendMethods(StoreBase):
             session.add(row)
         return "updated"
 
+    def messages_since(self, since: datetime) -> dict[str, int]:
+        """Messages each journey's runs decided to send at or after `since`, skipped ones left out, by journey id."""
+        query = (
+            select(MessageRow.journey_id, func.count())
+            .where(col(MessageRow.created_at) >= since, MessageRow.status != "skipped")
+            .group_by(MessageRow.journey_id)
+        )
+        with self._session() as session:
+            return {journey_id: count for journey_id, count in session.exec(query)}
+
     def messages_of_run(self, workflow_id: str) -> list[MessageRow]:
         with self._session() as session:
             return list(

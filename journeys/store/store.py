@@ -1,11 +1,11 @@
 """`Store`: customers, their events and documents, messages (outbox and cap ledger), runs, versions, pauses,
-the customer audit trail, erasure, API keys, events owed to runs.
+the customer audit trail, erasure, API keys, console users, events owed to runs.
 
 Synchronous on purpose: Temporal runs sync activities in a thread pool, and the CLI is sync. Every method is
 one short transaction. Writes that read first (a send reservation, an event with its document, a profile
 update) lock the customer first, so concurrent workers serialise per customer: `SELECT ... FOR UPDATE` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see `engine`). The methods live in `customers`, `sends`, `runs`,
-`audit`, `erasure`, `changes`, `keys` and `pending`.
+`audit`, `erasure`, `changes`, `keys`, `users` and `pending`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from journeys.store.pending import PendingMethods
 from journeys.store.records import Refusal, Registration
 from journeys.store.runs import LIVE, RunMethods, new_run, past_run, unreported
 from journeys.store.sends import SendMethods
+from journeys.store.users import UserMethods
 
 
 class Store(
@@ -43,6 +44,7 @@ class Store(
     ChangeMethods,
     KeyMethods,
     PendingMethods,
+    UserMethods,
 ):
     """The journeys database. Open with `Store.open(url)`; safe to share between threads."""
 

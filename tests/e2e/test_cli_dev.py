@@ -51,6 +51,20 @@ def test_import_enroll_signal_status_cancel_through_the_cli(dev: Dev, tmp_path: 
     assert api.get(f"{base}/customers/c2").json()["runs"][0]["exit_event"] == "swapped"
     assert api.post(f"{base}/events", json={"customer": "nobody", "event": "x"}).status_code == 404
 
+    # the console on the same server, as the admin `journeys dev` made and printed
+    console = re.search(
+        r"^Console: (\S+) as (\S+) with the password (\S+) \(kept in .*\)$", "".join(dev.said), re.MULTILINE
+    )
+    assert console is not None, dev.said
+    address, user, password = console.groups()
+    with httpx.Client(base_url=address, timeout=30) as browser:
+        form = browser.get("sign-in").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert token is not None
+        browser.post("sign-in", data={"username": user, "password": password, "csrf": token.group(1)})
+        story = browser.get("customers/c2")
+    assert story.status_code == 200 and 'data-kind="event"' in story.text and "swapped" in story.text
+
     registered = dev.json("signal", "c1", "registered", "--data", "source=phone")
     assert [r["effect"] for r in registered["runs"]] == ["advanced"]
 

@@ -26,12 +26,22 @@ def run(*args: str) -> tuple[int, str, str]:
     return (code if isinstance(code, int) else 0 if code is None else 1), out.getvalue(), err.getvalue()
 
 
-def run_script(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The installed `journeys ARGS` in `cwd`, without colours or debugging, with `env` added to ours."""
+def run_script(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed `journeys ARGS` in `cwd`, without colours or debugging, with `env` added to ours and `stdin`
+    as its standard input (None: ours)."""
     environment = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "JOURNEYS_DEBUG")}
     environment |= {"NO_COLOR": "1", **(env or {})}
     return subprocess.run(
-        [str(SCRIPT), *args], cwd=cwd, env=environment, capture_output=True, text=True, encoding="utf-8", timeout=120
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
     )
 
 
