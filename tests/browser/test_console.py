@@ -175,8 +175,8 @@ def test_simulation_of_pasted_customers_and_events_shows_the_messages_it_would_s
     admin.select_option("#sim-journey", JOURNEY)
     admin.fill(
         "#sim-customers",
-        "- {id: s1, name: Sara, email: s1@example.com, phone: '+989121000001', locale: en, plan: wimax, wimax_id: W-1}\n"
-        "- {id: s2, name: Reza, email: s2@example.com, phone: '+989121000002', locale: en, plan: wimax, wimax_id: W-1}\n",
+        "- {id: s1, name: Sara, email: s1@example.com, phone: '+989121000001', plan: wimax, wimax_id: W-1}\n"
+        "- {id: s2, name: Reza, email: s2@example.com, phone: '+989121000002', plan: wimax, wimax_id: W-2}\n",
     )
     admin.select_option("#sim-customers-format", "yaml")
     admin.fill("#sim-events", "- {customer: s2, event: swapped, after: 1h}\n")
