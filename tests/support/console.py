@@ -42,3 +42,11 @@ async def post_form(http: httpx.AsyncClient, page: str, action: str, fields: dic
     """Post a form of `page` with the token that page carries, as the browser does with JavaScript off."""
     token = csrf_of((await http.get(page)).text)
     return await http.post(action, data={**fields, "csrf": token})
+
+
+async def post_on_customer(
+    http: httpx.AsyncClient, customer: str, action: str, fields: dict[str, str]
+) -> httpx.Response:
+    """Post one of the forms of a customer's page (`events`, `cancel`, `move`, `consent`, `erase`)."""
+    page = f"/console/customers/{customer}"
+    return await post_form(http, page, f"{page}/{action}", fields)

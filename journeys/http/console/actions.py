@@ -12,6 +12,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -80,101 +81,100 @@ def event_data(text: str) -> dict[str, Any]:
         raise JourneysError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class OnCustomer:
+    """A support form of a customer's page: who posts it, for which customer, and why."""
+
+    request: Request
+    customer: str
+    person: Person
+    reason: str
+
+    async def act(self, work: Callable[[], Awaitable[str]]) -> Response:
+        return await _act(self.request, self.person, _customer_page(self.customer), work)
+
+
+async def _on_customer(
+    request: Request, customer_id: str, person: Annotated[Person, Depends(actor("support"))], reason: Reason = ""
+) -> OnCustomer:
+    return OnCustomer(request, customer_id, person, reason)
+
+
+Support = Annotated[OnCustomer, Depends(_on_customer)]
+
+
 @router.post("/customers/{customer_id}/events")
 async def record_event(
-    request: Request,
-    customer_id: str,
-    person: Annotated[Person, Depends(actor("support"))],
-    reason: Reason = "",
+    on: Support,
     event: Annotated[str, Form(max_length=255)] = "",
     data: Annotated[str, Form(max_length=64 * 1024)] = "",
 ) -> Response:
-    settings, store = state(request)
+    settings, store = state(on.request)
 
     async def work() -> str:
-        why, payload, name = _reason(reason), event_data(data), event.strip()
+        why, payload, name = _reason(on.reason), event_data(data), event.strip()
         if not name or any(ord(c) < 32 for c in name):
             raise JourneysError("event: give the name of the event, e.g. swapped")
-        if await asyncio.to_thread(store.customer_row, customer_id) is None:
-            raise JourneysError(f"no customer {customer_id!r} in the store")
-        client = await request.app.state.inbound.client_or_none()
-        result = await delivery.signal(
-            client, store, settings, customer_id, name, payload, f"console:{uuid.uuid4().hex}", source=SOURCE
-        )
+        if await asyncio.to_thread(store.customer_row, on.customer) is None:
+            raise JourneysError(f"no customer {on.customer!r} in the store")
+        client = await on.request.app.state.inbound.client_or_none()
+        event_id = f"console:{uuid.uuid4().hex}"
+        result = await delivery.signal(client, store, settings, on.customer, name, payload, event_id, source=SOURCE)
         details = {"event": name, "event_id": result.event_id}
         await asyncio.to_thread(
-            store.record_customer_audit, customer_id, "event", by=person.name, reason=why, details=details
+            store.record_customer_audit, on.customer, "event", by=on.person.name, reason=why, details=details
         )
         effects = ", ".join(f"{r.journey}: {r.effect}" for r in result.runs) or "no live run took it"
         owed = "" if result.delivered else " (Temporal does not answer: it is delivered once it does)"
         return f"{name} recorded{owed}; {effects}"
 
-    return await _act(request, person, _customer_page(customer_id), work)
+    return await on.act(work)
 
 
 @router.post("/customers/{customer_id}/cancel")
-async def cancel_runs(
-    request: Request,
-    customer_id: str,
-    person: Annotated[Person, Depends(actor("support"))],
-    reason: Reason = "",
-    journey: Annotated[str, Form()] = "",
-) -> Response:
-    _, store = state(request)
+async def cancel_runs(on: Support, journey: Annotated[str, Form()] = "") -> Response:
+    _, store = state(on.request)
 
     async def work() -> str:
-        why = _reason(reason)
-        cancelled = await control.cancel(
-            await _client(request), store, customer_id, journey or None, why, by=person.name
-        )
+        client, why = await _client(on.request), _reason(on.reason)
+        cancelled = await control.cancel(client, store, on.customer, journey or None, why, by=on.person.name)
         ended = [r.journey for r in cancelled.runs if r.effect == "cancelled"]
         return f"cancelled: {', '.join(ended)}" if ended else "no live run to cancel"
 
-    return await _act(request, person, _customer_page(customer_id), work)
+    return await on.act(work)
 
 
 @router.post("/customers/{customer_id}/move")
-async def move_run(
-    request: Request,
-    customer_id: str,
-    person: Annotated[Person, Depends(actor("support"))],
-    reason: Reason = "",
-    journey: Annotated[str, Form()] = "",
-    step: Annotated[str, Form()] = "",
-) -> Response:
-    _, store = state(request)
+async def move_run(on: Support, journey: Annotated[str, Form()] = "", step: Annotated[str, Form()] = "") -> Response:
+    _, store = state(on.request)
 
     async def work() -> str:
-        why = _reason(reason)
+        why = _reason(on.reason)
         if not journey or not step:
             raise JourneysError("choose the run's journey and the step to move it to")
-        moved = await control.move(await _client(request), store, customer_id, journey, step, why, by=person.name)
+        client = await _client(on.request)
+        moved = await control.move(client, store, on.customer, journey, step, why, by=on.person.name)
         return f"{moved.journey}: moved from {moved.from_step} to {moved.to_step}"
 
-    return await _act(request, person, _customer_page(customer_id), work)
+    return await on.act(work)
 
 
 @router.post("/customers/{customer_id}/consent")
 async def change_consent(
-    request: Request,
-    customer_id: str,
-    person: Annotated[Person, Depends(actor("support"))],
-    reason: Reason = "",
-    channel: Annotated[str, Form()] = "",
-    allow: Annotated[str, Form()] = "",
+    on: Support, channel: Annotated[str, Form()] = "", allow: Annotated[str, Form()] = ""
 ) -> Response:
-    settings, store = state(request)
+    settings, store = state(on.request)
 
     async def work() -> str:
         if allow not in ("on", "off"):
             raise JourneysError("consent: choose on or off")
-        client = await request.app.state.inbound.client_or_none()
+        client = await on.request.app.state.inbound.client_or_none()
         result = await consent.consent(
-            client, store, settings, customer_id, channel, allow == "on", reason, by=person.name
+            client, store, settings, on.customer, channel, allow == "on", on.reason, by=on.person.name
         )
         return f"{result.channel}: {result.status.replace('_', ' ')}"
 
-    return await _act(request, person, _customer_page(customer_id), work)
+    return await on.act(work)
 
 
 # --- admin: erasure ------------------------------------------------------------------------------------------

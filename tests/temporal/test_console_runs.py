@@ -19,7 +19,7 @@ from journeys.services.reporting import journey_report
 from journeys.settings import Settings
 from journeys.store import ROLES, Store
 from tests.support import ROOT
-from tests.support.console import PASSWORD, console_client, csrf_of, post_form, sign_in
+from tests.support.console import PASSWORD, console_client, csrf_of, post_form, post_on_customer, sign_in
 from tests.temporal.test_live_control import customer
 
 MODEM_SWAP = ROOT / "definitions" / "modem_swap.yaml"
@@ -56,9 +56,7 @@ async def test_the_customer_page_tells_events_steps_messages_and_audit_in_one_li
     wid = await _waiting(client, store, settings, "c1")
     await sign_in(http, "support-1")
 
-    answer = await post_form(
-        http, "/console/customers/c1", "/console/customers/c1/events", {"event": "registered", "reason": "by phone"}
-    )
+    answer = await post_on_customer(http, "c1", "events", {"event": "registered", "reason": "by phone"})
     await settle(client, wid)
     page = await http.get("/console/customers/c1")
 
@@ -78,15 +76,10 @@ async def test_cancel_and_move_from_the_console_are_audited_under_the_signed_in_
     moved_wid = await _waiting(client, store, settings, "c2")
     await sign_in(http, "support-1")
 
-    moved = await post_form(
-        http,
-        "/console/customers/c2",
-        "/console/customers/c2/move",
-        {"journey": "modem-swap", "step": "await_delivery", "reason": "registered in the shop"},
+    moved = await post_on_customer(
+        http, "c2", "move", {"journey": "modem-swap", "step": "await_delivery", "reason": "registered in the shop"}
     )
-    cancelled = await post_form(
-        http, "/console/customers/c2", "/console/customers/c2/cancel", {"journey": "modem-swap", "reason": "moved away"}
-    )
+    cancelled = await post_on_customer(http, "c2", "cancel", {"journey": "modem-swap", "reason": "moved away"})
 
     assert moved.status_code == 303 and cancelled.status_code == 303
     audits = [(a.kind, a.by, a.reason) for a in store.audits_of(moved_wid)]
@@ -100,12 +93,7 @@ async def test_a_move_to_a_step_the_journey_lacks_is_one_line_and_changes_nothin
     wid = await _waiting(client, store, settings, "c3")
     await sign_in(http, "support-1")
 
-    answer = await post_form(
-        http,
-        "/console/customers/c3",
-        "/console/customers/c3/move",
-        {"journey": "modem-swap", "step": "nowhere", "reason": "typo"},
-    )
+    answer = await post_on_customer(http, "c3", "move", {"journey": "modem-swap", "step": "nowhere", "reason": "typo"})
 
     assert answer.status_code == 422 and "no step" in answer.text and "Traceback" not in answer.text
     assert store.audits_of(wid) == []

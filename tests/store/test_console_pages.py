@@ -23,7 +23,7 @@ from journeys.settings import Settings
 from journeys.store import ROLES, Store
 from tests.support import ROOT
 from tests.support.cli import run_script
-from tests.support.console import PASSWORD, console_client, csrf_of, post_form, sign_in
+from tests.support.console import PASSWORD, console_client, csrf_of, post_form, post_on_customer, sign_in
 
 SCENARIO = ROOT / "definitions" / "scenarios" / "modem_swap"
 
@@ -145,7 +145,7 @@ async def test_a_token_from_before_signing_in_is_worth_nothing_after(http: httpx
 async def _support_posts(http: httpx.AsyncClient, action: str, fields: dict[str, str]) -> httpx.Response:
     """Signed in as support, post one of the forms of Ada's page."""
     await sign_in(http, "support")
-    return await post_form(http, "/console/customers/ada", f"/console/customers/ada/{action}", fields)
+    return await post_on_customer(http, "ada", action, fields)
 
 
 async def test_an_event_recorded_in_the_console_is_audited_under_the_signed_in_name(
@@ -211,7 +211,7 @@ async def test_a_bad_event_form_is_one_line_and_records_nothing(
     await sign_in(http, "support")
     fields = {"event": "swapped", "reason": "called", "data": "", field: value}
 
-    answer = await post_form(http, "/console/customers/ada", "/console/customers/ada/events", fields)
+    answer = await post_on_customer(http, "ada", "events", fields)
 
     assert answer.status_code == 422
     assert error in answer.text and "Traceback" not in answer.text
