@@ -11,12 +11,19 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import api, events, importing, runtime, simulate
+from bench import api, console_pages, events, importing, runtime, simulate
 from bench.console import stdout_to_stderr
 
 # In this order: after the runtime suite (a worker, its sandboxes, thousands of runs' worth of objects) this
 # process imports customers about 30% slower, which is the process's doing, not the importer's.
-SUITES = {"simulate": simulate, "import": importing, "runtime": runtime, "events": events, "api": api}
+SUITES = {
+    "simulate": simulate,
+    "import": importing,
+    "runtime": runtime,
+    "events": events,
+    "api": api,
+    "console": console_pages,
+}
 
 
 def main() -> None:

@@ -26,9 +26,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session; each test gets a fresh context (profile) of its own."""
+    """One headless Chromium for each module; each test gets a fresh context (profile) of its own. Not one for
+    the session: while Playwright's sync API is open its event loop runs in this thread, so every async test
+    run after it in the same process (`make test` runs the browser lane with the e2e and fault lanes) fails
+    with "Runner.run() cannot be called from a running event loop"."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing: apt-get install chromium"
         if os.environ.get("CI"):
