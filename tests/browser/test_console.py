@@ -125,6 +125,7 @@ def test_event_recorded_on_customer_page_shows_in_timeline_and_journey_counts_wi
     admin.get_by_role("button", name="Record the event").click()
 
     expect(admin.locator('#timeline li[data-kind="event"]')).to_contain_text("swapped", timeout=WAIT_MS)
+    expect(admin.locator("#runs li[data-run]")).to_contain_text("exited", timeout=WAIT_MS)
     expect(admin.locator("#said")).to_be_visible()
     expect(step_of(journey, WAITING)).to_have_attribute("data-now", str(before - 1), timeout=WAIT_MS)
     expect(journey.locator(f'[data-now-of="{WAITING}"]')).to_have_text(str(before - 1), timeout=WAIT_MS)

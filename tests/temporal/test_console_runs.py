@@ -11,9 +11,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from journeys.format.journey_map import START
+from journeys.format.journey_map import EXITED, START
 from journeys.services.catalogue import publish
 from journeys.services.control import settle
+from journeys.services.delivery import signal
 from journeys.services.enrolment import enroll
 from journeys.services.reporting import journey_report
 from journeys.settings import Settings
@@ -68,6 +69,8 @@ async def test_the_customer_page_tells_events_steps_messages_and_audit_in_one_li
     assert "await_delivery" in page.text and "by phone" in page.text
     fragment = await http.get("/console/customers/c1/timeline")
     assert _kinds_and_times(fragment.text) == entries
+    runs = await http.get("/console/customers/c1/runs")  # what the page's script reads again after a form
+    assert f'data-run="{wid}"' in runs.text and "at <a" in runs.text and "await_delivery" in runs.text
 
 
 async def test_cancel_and_move_from_the_console_are_audited_under_the_signed_in_name(
@@ -118,8 +121,9 @@ async def test_the_step_page_lists_the_runs_there_with_what_they_wait_for(
 async def test_the_map_counts_equal_the_report(
     http: httpx.AsyncClient, client: Client, store: Store, settings: Settings
 ) -> None:
-    for cid in ("c6", "c7"):
+    for cid in ("c6", "c7", "c8"):
         await _waiting(client, store, settings, cid)
+    await signal(client, store, settings, "c8", "swapped", {})
     await sign_in(http, "viewer-1")
 
     counts = (await http.get("/console/journeys/modem-swap/counts")).json()
@@ -130,11 +134,14 @@ async def test_the_map_counts_equal_the_report(
         s.step: {"now": s.now, "arrived": s.arrived} for s in report.steps
     }
     assert counts["paths"] == [
-        {"source": p.from_step or START, "target": p.step, "took": p.count} for p in report.paths
+        *({"source": p.from_step or START, "target": p.step, "took": p.count} for p in report.paths),
+        {"source": START, "target": EXITED, "took": 1},  # c8 swapped: the exit path counts it, as the node does
     ]
-    assert counts["steps"]["await_registration"] == {"now": 2, "arrived": 2}
-    assert re.search(r'data-step="await_registration" data-now="2" data-arrived="2"', page.text)
-    assert re.search(r'data-source="invite" data-target="await_registration" data-took="2"', page.text)
+    assert counts["steps"]["(exited)"] == {"now": 0, "arrived": 1}
+    assert counts["steps"]["await_registration"] == {"now": 2, "arrived": 3}
+    assert re.search(r'data-step="await_registration" data-now="2" data-arrived="3"', page.text)
+    assert re.search(r'data-source="invite" data-target="await_registration" data-took="3"', page.text)
+    assert re.search(r'data-source="\(start\)" data-target="\(exited\)" data-took="1"', page.text)
 
 
 async def test_a_marketer_pauses_resumes_and_enrols_from_the_journey_page(

@@ -31,6 +31,11 @@ def counts(report: JourneyReport) -> dict[str, Any]:
         if node is not None and not (outcome.outcome == "completed" and outcome.end_label):
             steps.setdefault(node, {"now": 0, "arrived": 0})["arrived"] += outcome.count
     paths = [{"source": p.from_step or START, "target": p.step, "took": p.count} for p in report.paths]
+    # an exit leaves from wherever the run was: the map draws it as one path from the start (the step log,
+    # which the paths above come from, has no entry for it)
+    exited = sum(o.count for o in report.outcomes if o.outcome == "exited")
+    if exited:
+        paths.append({"source": START, "target": EXITED, "took": exited})
     return {"journey": report.journey, "runs": report.runs, "live": report.live, "steps": steps, "paths": paths}
 
 
@@ -72,3 +77,10 @@ async def customer_timeline(
 ) -> HTMLResponse:
     story = await story_of(request, customer_id)
     return fragment("_timeline.html", entries=timeline(story))
+
+
+@router.get("/customers/{customer_id}/runs", response_class=HTMLResponse)
+async def customer_runs(
+    request: Request, customer_id: str, person: Annotated[Person, Depends(viewer())]
+) -> HTMLResponse:
+    return fragment("_runs.html", story=await story_of(request, customer_id))

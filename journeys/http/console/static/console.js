@@ -1,4 +1,4 @@
-// The journeys console's only script: the journey map's counts and a customer's timeline follow the runs
+// The journeys console's only script: the journey map's counts and a customer's runs and timeline follow the runs
 // without a reload, and the customer's forms post in the background. Every page works without it.
 "use strict";
 
@@ -52,9 +52,10 @@ function followCounts(figure) {
   window.setTimeout(poll, 1000);
 }
 
-// A customer's timeline: read again after a form is posted, and every few seconds.
-function followTimeline(box) {
-  var url = box.getAttribute("data-timeline-url");
+// A part of a customer's page (their runs, their timeline): read again after a form is posted, and every few
+// seconds.
+function follow(box) {
+  var url = box.getAttribute("data-fragment-url");
   function reload() {
     return fetch(url, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
@@ -74,7 +75,7 @@ function say(text, bad) {
   status.className = bad ? "said error" : "said";
 }
 
-function postInBackground(form, reloadTimeline) {
+function postInBackground(form, reloadParts) {
   form.addEventListener("submit", function (submitted) {
     submitted.preventDefault();
     var button = form.querySelector("button[type=submit]");
@@ -89,7 +90,7 @@ function postInBackground(form, reloadTimeline) {
       .then(function (answer) {
         say(answer.error || answer.message, Boolean(answer.error));
         if (!answer.error) { every("input[name=reason], input[name=event], textarea[name=data]", form).forEach(function (f) { f.value = ""; }); }
-        return reloadTimeline ? reloadTimeline() : null;
+        return Promise.all(reloadParts.map(function (reload) { return reload(); }));
       })
       .catch(function () { say("the server did not answer: try again", true); })
       .then(function () { if (button) { button.disabled = false; } });
@@ -98,7 +99,6 @@ function postInBackground(form, reloadTimeline) {
 
 document.addEventListener("DOMContentLoaded", function () {
   every("[data-counts-url]").forEach(followCounts);
-  var reload = null;
-  every("[data-timeline-url]").forEach(function (box) { reload = followTimeline(box); });
-  every("form[data-fetch]").forEach(function (form) { postInBackground(form, reload); });
+  var parts = every("[data-fragment-url]").map(follow);
+  every("form[data-fetch]").forEach(function (form) { postInBackground(form, parts); });
 });
