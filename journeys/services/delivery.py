@@ -157,7 +157,8 @@ async def deliver_pending(client: Client, store: Store, settings: Settings, grac
     by_customer: dict[str, list[PendingEvent]] = {}
     for event in owed:
         by_customer.setdefault(event.customer_id, []).append(event)
-    done = await _deliver_to_customers(client, store, settings, by_customer, _Customer.deliver_these)
+    owed_now = {cid: list(events) for cid, events in by_customer.items()}  # read just now: not read again
+    done = await _deliver_to_customers(client, store, settings, by_customer, _Customer.deliver_these, owed_now)
     delivered = [effects for effects in done.values() if isinstance(effects, list)]
     failures = [failure for failure in done.values() if isinstance(failure, Exception)]
     if failures and not delivered:
@@ -171,11 +172,13 @@ async def _deliver_to_customers(
     settings: Settings,
     by_customer: Mapping[str, Sequence[Any]],
     plan: Callable[[_Customer, Sequence[Any]], Awaitable[None]],
+    owed: Mapping[str, list[PendingEvent]] | None = None,
 ) -> dict[str, list[RunEffect] | Exception]:
     """What `plan` delivers of each customer's events, customers side by side (at most PARALLEL at once),
-    each customer's owed events and live runs read once for all, and what was delivered marked so in one
-    write. Returns each event's effects, or the failure that stopped its customer's delivery before it."""
-    owed, live = await asyncio.to_thread(_owed_and_live, store, list(by_customer))
+    each customer's owed events (unless given) and live runs read once for all, and what was delivered marked
+    so in one write. Returns each event's effects, or the failure that stopped its customer's delivery before
+    it."""
+    owed, live = await asyncio.to_thread(_owed_and_live, store, list(by_customer), owed)
     customers = [_Customer(client, store, settings, owed.get(cid, []), live.get(cid, [])) for cid in by_customer]
     gate = asyncio.Semaphore(PARALLEL)
 
@@ -199,9 +202,11 @@ async def _deliver_to_customers(
 
 
 def _owed_and_live(
-    store: Store, customer_ids: list[str]
-) -> tuple[dict[str, list[PendingEvent]], dict[str, list[RunRow]]]:
-    return store.pending_of_customers(customer_ids), store.live_runs_of_customers(customer_ids)
+    store: Store, customer_ids: list[str], owed: Mapping[str, list[PendingEvent]] | None
+) -> tuple[Mapping[str, list[PendingEvent]], dict[str, list[RunRow]]]:
+    if owed is None:
+        owed = store.pending_of_customers(customer_ids)
+    return owed, store.live_runs_of_customers(customer_ids)
 
 
 class _Customer:
