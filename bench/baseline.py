@@ -52,16 +52,17 @@ class Bare:
             await workflow.wait_condition(lambda: self.finished)
 
 
-def bare_worker(client: Client, cached: int) -> Worker:
-    """A worker for `Bare`, in the same sandbox the journey worker uses, caching as many runs (and its
-    bytecode written, as the journey worker's is)."""
-    write_bytecode(Bare)
+def bare_worker(client: Client, cached: int, sandboxed: bool) -> Worker:
+    """A worker for `Bare`, in or out of the sandbox as the journey worker is, caching as many runs (and, in
+    the sandbox, its bytecode written, as the journey worker's is)."""
+    if sandboxed:
+        write_bytecode(Bare)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=[Bare],
         activities=[noop],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandboxed),
         max_cached_workflows=cached,
     )
 

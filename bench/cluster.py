@@ -106,7 +106,8 @@ async def cluster() -> AsyncIterator[Cluster]:
                 )
                 stack.push_async_callback(env.shutdown)
                 await stack.enter_async_context(build_worker(env.client, settings, store))
-                await stack.enter_async_context(bare_worker(env.client, settings.workflow_cache))
+                bare = bare_worker(env.client, settings.workflow_cache, settings.workflow_sandbox)
+                await stack.enter_async_context(bare)
                 yield Cluster(env.client, store, settings, publish(JOURNEY))
         finally:
             store.close()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     encryption: Literal["on", "off"] = "on"
     # journey runs a worker keeps in memory; a run outside it is replayed from its history when woken
     workflow_cache: int = 1_000
+    # run journey workflows in Temporal's sandbox (re-imports the workflow module for every run it loads and
+    # checks each call): off, the workflow code is checked by the test suite instead (journeys.runtime.temporal)
+    workflow_sandbox: bool = False
     # provider rate limits, messages per second across every worker (unset: as fast as the workers go)
     email_rate: float | None = None
     sms_rate: float | None = None

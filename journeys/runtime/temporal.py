@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from journeys.channels.base import Channel
@@ -64,8 +64,15 @@ async def connect(settings: Settings, keys: str | None = None) -> Client:
         ) from None
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with the pure packages the interpreter uses passed through; everything else is sandboxed."""
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """Journey runs outside Temporal's sandbox by default. The sandbox guards workflow code a user writes;
+    ours is one fixed module that calls only the pure interpreter, and the test suite runs it in the sandbox
+    (tests/temporal), so a non-deterministic call cannot ship. Unsandboxed, a run the worker loads costs no
+    import of the workflow module and no sandboxed call per payload: a replay takes about half the CPU.
+
+    Sandboxed (`JOURNEYS_WORKFLOW_SANDBOX=true`): only the pure packages are passed through."""
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE))
 
 
@@ -111,7 +118,8 @@ def build_worker(
     from journeys.channels import channels_for
     from journeys.workflows.journey import JourneyWorkflow
 
-    write_bytecode(JourneyWorkflow)
+    if settings.workflow_sandbox:
+        write_bytecode(JourneyWorkflow)
     store_activities = StoreActivities(store)
     send = ChannelActivities(store, channels if channels is not None else channels_for(settings)).send_message
     executor = ThreadPoolExecutor(ACTIVITY_THREADS)
@@ -119,7 +127,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[JourneyWorkflow],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(settings.workflow_sandbox),
         activities=[
             store_activities.load_customer,
             store_activities.apply_profile_update,

@@ -1,4 +1,8 @@
-"""Journeys on the time-skipping test server: `env`, `settings` and `store` come from tests/conftest.py."""
+"""Journeys on the time-skipping test server: `env` and `store` come from tests/conftest.py.
+
+Every run here is in Temporal's workflow sandbox, which the shipped worker leaves off for speed: the sandbox
+fails a workflow that reads the clock, draws a random number or imports anything impure, so each path these
+tests drive through the workflow is checked for determinism (the dev-server lanes run the default)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ from journeys.channels.base import Channel
 from journeys.runtime.temporal import build_worker
 from journeys.settings import Settings
 from journeys.store import Store
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"workflow_sandbox": True})
 
 
 @pytest.fixture

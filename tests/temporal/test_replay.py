@@ -22,11 +22,14 @@ HISTORIES_DIR = Path(__file__).parent / "histories"
 HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
 
 
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["unsandboxed", "sandboxed"])
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_recorded_history_replays_on_current_workflow_code(path: Path) -> None:
+async def test_recorded_history_replays_on_current_workflow_code(path: Path, sandboxed: bool) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
-        workflows=[JourneyWorkflow], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+        workflows=[JourneyWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(sandboxed),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
