@@ -40,6 +40,7 @@ from journeys.services.import_file import (
     progress,
     read_records,
 )
+from journeys.services.phone_numbers import plain_e164
 from journeys.store import CustomerRow
 
 if TYPE_CHECKING:
@@ -214,35 +215,37 @@ def check_profile(data: dict[str, Any], region: str | None = None) -> tuple[Prof
 
 
 def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> Profile | None:
-    """The row as a `Profile`, or None with a `field: message` in `problems` for each bad field."""
-    values: dict[str, Any] = {}
-
-    def check(name: str, validate: Callable[[], Any]) -> None:
+    """The row as a `Profile`, or None with a `field: message` in `problems` for each bad field, in the order of
+    the fields. Every value is checked here, so the profile is built without pydantic checking it again."""
+    values: dict[str, Any] = dict.fromkeys(PROFILE_KEYS)  # every field given: no default made per row
+    values["tags"] = []
+    try:
+        values["id"] = identifier("id", data.get("id"))
+    except Bad as exc:
+        problems.append(str(exc))
+    for name, validate in _PROFILE_CHECKS:
+        raw = data.get(name)
+        if raw is None:
+            continue
         try:
-            value = validate()
+            text = as_text(name, raw)
+            value = _phone(text, data.get("country"), region) if validate is None else validate(text)
         except Bad as exc:
             problems.append(str(exc))
-        else:
-            if value is not None:
-                values[name] = value
-
-    check("id", lambda: identifier("id", data.get("id")))
-    profile: dict[str, Callable[[str], str | None]] = {
-        "name": _name,
-        "email": _email,
-        "phone": lambda text: _phone(text, data.get("country"), region),
-        "locale": _locale,
-        "timezone": _timezone,
-    }
-    for name, validate in profile.items():
-        if data.get(name) is not None:
-            check(name, lambda n=name, v=validate: v(as_text(n, data[n])))
-    if data.get("tags") is not None:
-        check("tags", lambda: _tags(data["tags"]))
-    check("attributes", lambda: _attributes(data, coerce))
+            continue
+        values[name] = value
+    try:
+        if data.get("tags") is not None:
+            values["tags"] = _tags(data["tags"])
+    except Bad as exc:
+        problems.append(str(exc))
+    try:
+        values["attributes"] = _attributes(data, coerce)
+    except Bad as exc:
+        problems.append(str(exc))
     if problems:
         return None
-    return Profile(**values)
+    return Profile.model_construct(**values)
 
 
 def _name(text: str) -> str | None:
@@ -277,6 +280,9 @@ def _email_domain(domain: str) -> str | None:
 def _phone(text: str, country: Any, default_region: str | None) -> str | None:
     if not text:
         return None
+    shortcut = plain_e164(text)  # `+` and digits, valid: what the library would say, sooner
+    if shortcut is not None:
+        return shortcut
     region = default_region
     if not text.startswith("+"):
         if isinstance(country, str) and country.strip():
@@ -330,6 +336,15 @@ def _locale(text: str) -> str | None:
     if error is not None:
         raise Bad("locale", error)
     return locale
+
+
+_PROFILE_CHECKS: tuple[tuple[str, Callable[[str], str | None] | None], ...] = (
+    ("name", _name),
+    ("email", _email),
+    ("phone", None),  # it needs the row's country too
+    ("locale", _locale),
+    ("timezone", _timezone),
+)
 
 
 def _tags(value: Any) -> list[str]:

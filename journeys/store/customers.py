@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from json import dumps
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import Connection, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -115,16 +116,19 @@ class CustomerMethods(StoreBase):
                     select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(table.c.id.in_(ids))
                 )
             }
-            new: list[dict[str, Any]] = []
+            new: list[Profile] = []
             changed: list[dict[str, Any]] = []
             for record in records:
-                profile = record.model_dump(include=set(PROFILE_FIELDS))
                 if record.id not in existing:
-                    new.append({"id": record.id, **profile, "consent": {}, "created_at": at, "updated_at": at})
-                elif existing[record.id] != tuple(profile[name] for name in PROFILE_FIELDS):
-                    changed.append({"b_id": record.id, **profile, "updated_at": at})
+                    new.append(record)
+                    continue
+                profile = tuple(getattr(record, name) for name in PROFILE_FIELDS)
+                if existing[record.id] != profile:
+                    changed.append(
+                        {"b_id": record.id, **dict(zip(PROFILE_FIELDS, profile, strict=True)), "updated_at": at}
+                    )
             if new:
-                session.exec(insert(table), params=new)
+                _insert_new(session.connection(), new, at)
             if changed:
                 values = {name: bindparam(name) for name in (*PROFILE_FIELDS, "updated_at")}
                 session.exec(update(table).where(table.c.id == bindparam("b_id")).values(values), params=changed)
@@ -359,6 +363,31 @@ class CustomerMethods(StoreBase):
                     .order_by(col(EventRow.at), col(EventRow.recorded_at), col(EventRow.id))
                 )
             )
+
+
+_NEW_COLUMNS = ", ".join(("id", "name", "email", "phone", "locale", "timezone", "attributes", "tags"))
+_NEW_COLUMNS += ", consent, created_at, updated_at"  # in the order `_insert_new` gives the values
+
+
+def _insert_new(connection: Connection, records: list[Profile], at: datetime) -> None:
+    """Insert profiles whose ids the transaction found free, through the driver: the JSON columns encoded once
+    here and the timestamps bound once, not per value by SQLAlchemy's processors (imports spent a fifth of their
+    time there). PostgreSQL takes them by COPY, SQLite by one prepared INSERT."""
+    dialect = connection.dialect
+    table = CustomerRow.__table__  # type: ignore[attr-defined]
+    stamp = table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)(at)  # as SQLAlchemy binds it
+    rows = [
+        (r.id, r.name, r.email, r.phone, r.locale, r.timezone, dumps(r.attributes), dumps(r.tags), "{}", stamp, stamp)
+        for r in records
+    ]
+    if dialect.name == "postgresql":
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f"COPY customer ({_NEW_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    marks = ", ".join("?" * len(rows[0]))
+    connection.exec_driver_sql(f"INSERT INTO customer ({_NEW_COLUMNS}) VALUES ({marks})", rows)  # type: ignore[arg-type]
 
 
 def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
