@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
 from journeys.errors import InputError
-from journeys.format.customers import PROFILE_KEYS, Profile
+from journeys.format.customers import PROFILE_KEYS, Profile, ProfileValues
 from journeys.format.inputs import _scalar
 from journeys.services.import_file import (
     BAD_TEXT,
@@ -53,6 +53,7 @@ COLUMNS = Columns(known=frozenset((*PROFILE_KEYS, "country")), required=("id",),
 _LIST_SPLIT = re.compile(r"[;|,]")
 _PARSE_CODE = re.compile(r"^\(\d+\) ")  # phonenumbers' "(1) The string supplied ..."
 _NOT_ZONES = frozenset({"localtime", "posixrules"})
+_PROFILE_KEYS = frozenset(PROFILE_KEYS)
 
 
 class ImportReport(BaseModel):
@@ -109,7 +110,7 @@ class _Importer:
         self.store = store
         self.region = region
         self.counts = ImportReport(file=file)
-        self.chunk: list[tuple[int, Profile]] = []
+        self.chunk: list[tuple[int, ProfileValues]] = []
         self.pending = 0  # rows read since the last flush, for the progress bar
         self.first_line: dict[str, int] = {}  # id → line of its first row, good or bad
         self.accepted: set[str] = set()
@@ -211,12 +212,13 @@ def check_profile(data: dict[str, Any], region: str | None = None) -> tuple[Prof
     """One profile checked as `customers import` checks a row of a JSON file (the HTTP API's door): the
     profile, or None and a `field: message` for each bad field."""
     problems: list[str] = []
-    return _record(data, region, problems, coerce=False), problems
+    values = _record(data, region, problems, coerce=False)
+    return (values.profile() if values is not None else None), problems
 
 
-def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> Profile | None:
-    """The row as a `Profile`, or None with a `field: message` in `problems` for each bad field, in the order of
-    the fields. Every value is checked here, so the profile is built without pydantic checking it again."""
+def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> ProfileValues | None:
+    """The row's profile, or None with a `field: message` in `problems` for each bad field, in the order of the
+    fields."""
     values: dict[str, Any] = dict.fromkeys(PROFILE_KEYS)  # every field given: no default made per row
     values["tags"] = []
     try:
@@ -245,7 +247,7 @@ def _record(data: dict[str, Any], region: str | None, problems: list[str], *, co
         problems.append(str(exc))
     if problems:
         return None
-    return Profile.model_construct(**values)
+    return ProfileValues(**values)
 
 
 def _name(text: str) -> str | None:
@@ -369,7 +371,10 @@ def _attributes(data: dict[str, Any], coerce: bool) -> dict[str, Any]:
     nested = data.get("attributes")
     if nested is not None and not isinstance(nested, dict):
         raise Bad("attributes", "expected a mapping (in a CSV file, give each attribute its own column)")
-    merged = {**(nested or {}), **{k: v for k, v in data.items() if k not in PROFILE_KEYS}}
+    merged = dict(nested or {})
+    for key, value in data.items():
+        if key not in _PROFILE_KEYS:
+            merged[key] = value
     if coerce:
         merged = {key: _scalar(value) for key, value in merged.items()}
     return plain_mapping(merged, "attributes")

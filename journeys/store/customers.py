@@ -12,7 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from journeys.format.customers import DOCUMENT_EVENT, PROFILE_FIELDS, PROFILE_KEYS, Customer, Event, Profile
+from journeys.format.customers import (
+    DOCUMENT_EVENT,
+    PROFILE_FIELDS,
+    PROFILE_KEYS,
+    Customer,
+    Event,
+    Profile,
+    ProfileValues,
+)
 from journeys.store.base import StoreBase, utc, utc_now
 from journeys.store.errors import UnknownCustomer
 from journeys.store.models import CustomerAuditRow, CustomerRow, DocumentRow, EventRow
@@ -93,7 +101,7 @@ def as_customer(row: CustomerRow, documents: Iterable[DocumentRow], events: Iter
 
 
 class CustomerMethods(StoreBase):
-    def upsert_customers(self, records: Iterable[Profile], at: datetime | None = None) -> UpsertCounts:
+    def upsert_customers(self, records: Iterable[Profile | ProfileValues], at: datetime | None = None) -> UpsertCounts:
         """Create or replace profiles, a chunk of rows per transaction; consent and history are kept.
 
         A record replaces every profile field of its customer (a missing email clears it); a customer id
@@ -106,7 +114,7 @@ class CustomerMethods(StoreBase):
             created, updated, unchanged = created + c, updated + u, unchanged + n
         return UpsertCounts(created=created, updated=updated, unchanged=unchanged)
 
-    def _upsert_chunk(self, records: list[Profile], at: datetime) -> tuple[int, int, int]:
+    def _upsert_chunk(self, records: list[Profile | ProfileValues], at: datetime) -> tuple[int, int, int]:
         table = CustomerRow.__table__  # type: ignore[attr-defined]
         with self._session(write=True) as session:
             ids = [r.id for r in records]
@@ -116,7 +124,7 @@ class CustomerMethods(StoreBase):
                     select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(table.c.id.in_(ids))
                 )
             }
-            new: list[Profile] = []
+            new: list[Profile | ProfileValues] = []
             changed: list[dict[str, Any]] = []
             for record in records:
                 if record.id not in existing:
@@ -369,7 +377,7 @@ _NEW_COLUMNS = ", ".join(("id", "name", "email", "phone", "locale", "timezone", 
 _NEW_COLUMNS += ", consent, created_at, updated_at"  # in the order `_insert_new` gives the values
 
 
-def _insert_new(connection: Connection, records: list[Profile], at: datetime) -> None:
+def _insert_new(connection: Connection, records: list[Profile | ProfileValues], at: datetime) -> None:
     """Insert profiles whose ids the transaction found free, through the driver: the JSON columns encoded once
     here and the timestamps bound once, not per value by SQLAlchemy's processors (imports spent a fifth of their
     time there). PostgreSQL takes them by COPY, SQLite by one prepared INSERT."""
@@ -390,8 +398,8 @@ def _insert_new(connection: Connection, records: list[Profile], at: datetime) ->
     connection.exec_driver_sql(f"INSERT INTO customer ({_NEW_COLUMNS}) VALUES ({marks})", rows)  # type: ignore[arg-type]
 
 
-def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
-    chunk: list[Profile] = []
+def _chunks(records: Iterable[Profile | ProfileValues], size: int) -> Iterator[list[Profile | ProfileValues]]:
+    chunk: list[Profile | ProfileValues] = []
     for record in records:
         chunk.append(record)
         if len(chunk) == size:
