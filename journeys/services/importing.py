@@ -42,6 +42,7 @@ from journeys.services.import_file import (
 )
 from journeys.services.phone_numbers import plain_e164
 from journeys.store import CustomerRow
+from journeys.store.base import one_of
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -178,14 +179,16 @@ class _Importer:
 
 
 def contact_owners(store: Store, emails: set[str], phones: set[str]) -> dict[str, dict[str, set[str]]]:
-    """Ids of stored customers by lower-cased email and by phone, for the given ones: one query."""
+    """Ids of stored customers by lower-cased email and by phone, for the given ones: one query, by the indexes on
+    lower(email) and phone."""
     table = CustomerRow.__table__  # type: ignore[attr-defined]
     found: dict[str, dict[str, set[str]]] = {"email": {}, "phone": {}}
     conditions = []
+    dialect = store.engine.dialect.name
     if emails:
-        conditions.append(func.lower(table.c.email).in_(sorted(emails)))
+        conditions.append(one_of(func.lower(table.c.email), sorted(emails), dialect))
     if phones:
-        conditions.append(table.c.phone.in_(sorted(phones)))
+        conditions.append(one_of(table.c.phone, sorted(phones), dialect))
     if not conditions:
         return found
     with store.engine.connect() as connection:

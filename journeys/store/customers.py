@@ -21,7 +21,7 @@ from journeys.format.customers import (
     Profile,
     ProfileValues,
 )
-from journeys.store.base import StoreBase, utc, utc_now
+from journeys.store.base import StoreBase, one_of, utc, utc_now
 from journeys.store.errors import UnknownCustomer
 from journeys.store.models import CustomerAuditRow, CustomerRow, DocumentRow, EventRow
 from journeys.store.records import UpsertCounts
@@ -121,7 +121,9 @@ class CustomerMethods(StoreBase):
             existing = {
                 row.id: tuple(row[1:])
                 for row in session.exec(
-                    select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(table.c.id.in_(ids))
+                    select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(
+                        one_of(table.c.id, ids, self.engine.dialect.name)
+                    )
                 )
             }
             new: list[Profile | ProfileValues] = []
