@@ -112,6 +112,7 @@ class _Importer:
         self.region = region
         self.counts = ImportReport(file=file)
         self.chunk: list[tuple[int, ProfileValues]] = []
+        self.rows = 0
         self.pending = 0  # rows read since the last flush, for the progress bar
         self.first_line: dict[str, int] = {}  # id → line of its first row, good or bad
         self.accepted: set[str] = set()
@@ -119,9 +120,8 @@ class _Importer:
         self.conflicts: list[tuple[int, str]] = []
 
     def add(self, row: Row) -> None:
-        self.counts.rows += 1
+        self.rows += 1
         self.pending += 1
-        where = f"{self.file}:{row.line}"
         problems = list(row.problems)
         # a record that could not be read at all (a JSON line that does not parse, not a mapping) has only that to say
         record = _record(row.data, self.region, problems, coerce=row.from_csv) if row.data or not problems else None
@@ -132,7 +132,7 @@ class _Importer:
                 problems = [f"id: duplicate of line {first}"]
         if problems or record is None:
             self.counts.rejected += 1
-            self.counts.problems.extend(printable(f"{where}: {p}") for p in problems)
+            self.counts.problems.extend(printable(f"{self.file}:{row.line}: {p}") for p in problems)
             return
         self.accepted.add(record.id)
         for name in ("email", "phone"):
@@ -141,7 +141,8 @@ class _Importer:
                 continue
             owner = self.owners[name].setdefault(key, (record.id, row.line))
             if owner[0] != record.id:
-                self.conflicts.append((row.line, f"{where}: {name}: same as customer {owner[0]} at line {owner[1]}"))
+                message = f"{self.file}:{row.line}: {name}: same as customer {owner[0]} at line {owner[1]}"
+                self.conflicts.append((row.line, message))
         self.chunk.append((row.line, record))
 
     def flush(self) -> int:
@@ -173,6 +174,7 @@ class _Importer:
                     self.conflicts.append((line, message))
 
     def report(self) -> ImportReport:
+        self.counts.rows = self.rows
         self.conflicts.sort(key=lambda c: c[0])
         self.counts.conflicts = [message for _, message in self.conflicts]
         return self.counts
@@ -250,7 +252,7 @@ def _record(data: dict[str, Any], region: str | None, problems: list[str], *, co
         problems.append(str(exc))
     if problems:
         return None
-    return ProfileValues(**values)
+    return ProfileValues(*values.values())  # in PROFILE_KEYS' order, as `values` was made
 
 
 def _name(text: str) -> str | None:
