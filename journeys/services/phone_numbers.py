@@ -47,7 +47,7 @@ def plain_e164(text: str) -> str | None:
     if len(national) < 2:
         return None
     _, stripped, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if util._test_number_length(stripped, metadata) not in _TOO_SHORT_OR_LOCAL:
+    if stripped != national and util._test_number_length(stripped, metadata) not in _TOO_SHORT_OR_LOCAL:
         national = stripped
     if not 2 <= len(national) <= 17 or national.startswith("0"):  # leading zeros: the library's own way
         return None
