@@ -193,7 +193,11 @@ def contact_owners(store: Store, emails: set[str], phones: set[str]) -> dict[str
         conditions.append(one_of(table.c.phone, sorted(phones), dialect))
     if not conditions:
         return found
-    with store.engine.connect() as connection:
+    with store.engine.begin() as connection:
+        if dialect == "postgresql":
+            # The planner prices lower() at nothing, so it reads the whole table for a thousand emails rather than
+            # probe the index a thousand times: 55 ms instead of 6 ms a chunk at 100,000 customers, and growing.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for customer_id, email, phone in connection.execute(
             select(table.c.id, table.c.email, table.c.phone).where(or_(*conditions))
         ):
