@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +34,26 @@ class Profile(BaseModel):
 
 PROFILE_KEYS = tuple(Profile.model_fields)  # "id" and the profile fields
 PROFILE_FIELDS = PROFILE_KEYS[1:]  # what a profile holds besides its id (the store's profile columns)
+
+
+class ProfileValues(NamedTuple):
+    """A profile whose every field an importer has already checked, as plain values: what it hands the store
+    for each row (a `Profile` built per row would check them all again, at a tenth of an import's time)."""
+
+    id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    locale: str | None
+    timezone: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+
+    def profile(self) -> Profile:
+        return Profile.model_construct(**self._asdict())
+
+
+assert ProfileValues._fields == PROFILE_KEYS, "ProfileValues names Profile's fields in their order"
 
 
 class Event(BaseModel):

@@ -134,9 +134,12 @@ def progress(console: Console | None, total: int, label: str) -> Iterator[Callab
 
 def as_text(name: str, value: Any) -> str:
     """A value as stripped text."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is str:  # what a CSV cell always is: the checks below, cheaply
+        stripped = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, str | int | float):
         raise Bad(name, f"expected text, got {kind(value)}")
-    stripped = str(value).strip()
+    else:
+        stripped = str(value).strip()
     if len(stripped) > MAX_FIELD:
         raise Bad(name, f"longer than {MAX_FIELD:,} characters")
     return stripped
@@ -180,6 +183,12 @@ def plain(value: Any, where: str, depth: int, budget: list[int]) -> Any:
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_NESTING:
         raise Bad(where, "value too large or nested too deeply")
+    if type(value) is str:  # the most common value first (the same checks as for a str below)
+        if len(value) > MAX_FIELD:
+            raise Bad(where, f"longer than {MAX_FIELD:,} characters")
+        if BAD_TEXT.search(value):
+            raise Bad(where, "contains a NUL character or invalid text")
+        return value
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):

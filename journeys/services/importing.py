@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
 from journeys.errors import InputError
-from journeys.format.customers import PROFILE_KEYS, Profile
+from journeys.format.customers import PROFILE_KEYS, Profile, ProfileValues
 from journeys.format.inputs import _scalar
 from journeys.services.import_file import (
     BAD_TEXT,
@@ -40,7 +40,9 @@ from journeys.services.import_file import (
     progress,
     read_records,
 )
+from journeys.services.phone_numbers import plain_e164
 from journeys.store import CustomerRow
+from journeys.store.base import one_of
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,6 +54,7 @@ COLUMNS = Columns(known=frozenset((*PROFILE_KEYS, "country")), required=("id",),
 _LIST_SPLIT = re.compile(r"[;|,]")
 _PARSE_CODE = re.compile(r"^\(\d+\) ")  # phonenumbers' "(1) The string supplied ..."
 _NOT_ZONES = frozenset({"localtime", "posixrules"})
+_PROFILE_KEYS = frozenset(PROFILE_KEYS)
 
 
 class ImportReport(BaseModel):
@@ -108,7 +111,8 @@ class _Importer:
         self.store = store
         self.region = region
         self.counts = ImportReport(file=file)
-        self.chunk: list[tuple[int, Profile]] = []
+        self.chunk: list[tuple[int, ProfileValues]] = []
+        self.rows = 0
         self.pending = 0  # rows read since the last flush, for the progress bar
         self.first_line: dict[str, int] = {}  # id → line of its first row, good or bad
         self.accepted: set[str] = set()
@@ -116,9 +120,8 @@ class _Importer:
         self.conflicts: list[tuple[int, str]] = []
 
     def add(self, row: Row) -> None:
-        self.counts.rows += 1
+        self.rows += 1
         self.pending += 1
-        where = f"{self.file}:{row.line}"
         problems = list(row.problems)
         # a record that could not be read at all (a JSON line that does not parse, not a mapping) has only that to say
         record = _record(row.data, self.region, problems, coerce=row.from_csv) if row.data or not problems else None
@@ -129,7 +132,7 @@ class _Importer:
                 problems = [f"id: duplicate of line {first}"]
         if problems or record is None:
             self.counts.rejected += 1
-            self.counts.problems.extend(printable(f"{where}: {p}") for p in problems)
+            self.counts.problems.extend(printable(f"{self.file}:{row.line}: {p}") for p in problems)
             return
         self.accepted.add(record.id)
         for name in ("email", "phone"):
@@ -138,7 +141,8 @@ class _Importer:
                 continue
             owner = self.owners[name].setdefault(key, (record.id, row.line))
             if owner[0] != record.id:
-                self.conflicts.append((row.line, f"{where}: {name}: same as customer {owner[0]} at line {owner[1]}"))
+                message = f"{self.file}:{row.line}: {name}: same as customer {owner[0]} at line {owner[1]}"
+                self.conflicts.append((row.line, message))
         self.chunk.append((row.line, record))
 
     def flush(self) -> int:
@@ -170,23 +174,30 @@ class _Importer:
                     self.conflicts.append((line, message))
 
     def report(self) -> ImportReport:
+        self.counts.rows = self.rows
         self.conflicts.sort(key=lambda c: c[0])
         self.counts.conflicts = [message for _, message in self.conflicts]
         return self.counts
 
 
 def contact_owners(store: Store, emails: set[str], phones: set[str]) -> dict[str, dict[str, set[str]]]:
-    """Ids of stored customers by lower-cased email and by phone, for the given ones: one query."""
+    """Ids of stored customers by lower-cased email and by phone, for the given ones: one query, by the indexes on
+    lower(email) and phone."""
     table = CustomerRow.__table__  # type: ignore[attr-defined]
     found: dict[str, dict[str, set[str]]] = {"email": {}, "phone": {}}
     conditions = []
+    dialect = store.engine.dialect.name
     if emails:
-        conditions.append(func.lower(table.c.email).in_(sorted(emails)))
+        conditions.append(one_of(func.lower(table.c.email), sorted(emails), dialect))
     if phones:
-        conditions.append(table.c.phone.in_(sorted(phones)))
+        conditions.append(one_of(table.c.phone, sorted(phones), dialect))
     if not conditions:
         return found
-    with store.engine.connect() as connection:
+    with store.engine.begin() as connection:
+        if dialect == "postgresql":
+            # The planner prices lower() at nothing, so it reads the whole table for a thousand emails rather than
+            # probe the index a thousand times: 55 ms instead of 6 ms a chunk at 100,000 customers, and growing.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for customer_id, email, phone in connection.execute(
             select(table.c.id, table.c.email, table.c.phone).where(or_(*conditions))
         ):
@@ -210,39 +221,42 @@ def check_profile(data: dict[str, Any], region: str | None = None) -> tuple[Prof
     """One profile checked as `customers import` checks a row of a JSON file (the HTTP API's door): the
     profile, or None and a `field: message` for each bad field."""
     problems: list[str] = []
-    return _record(data, region, problems, coerce=False), problems
+    values = _record(data, region, problems, coerce=False)
+    return (values.profile() if values is not None else None), problems
 
 
-def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> Profile | None:
-    """The row as a `Profile`, or None with a `field: message` in `problems` for each bad field."""
-    values: dict[str, Any] = {}
-
-    def check(name: str, validate: Callable[[], Any]) -> None:
+def _record(data: dict[str, Any], region: str | None, problems: list[str], *, coerce: bool) -> ProfileValues | None:
+    """The row's profile, or None with a `field: message` in `problems` for each bad field, in the order of the
+    fields."""
+    values: dict[str, Any] = dict.fromkeys(PROFILE_KEYS)  # every field given: no default made per row
+    values["tags"] = []
+    try:
+        values["id"] = identifier("id", data.get("id"))
+    except Bad as exc:
+        problems.append(str(exc))
+    for name, validate in _PROFILE_CHECKS:
+        raw = data.get(name)
+        if raw is None:
+            continue
         try:
-            value = validate()
+            text = as_text(name, raw)
+            value = _phone(text, data.get("country"), region) if validate is None else validate(text)
         except Bad as exc:
             problems.append(str(exc))
-        else:
-            if value is not None:
-                values[name] = value
-
-    check("id", lambda: identifier("id", data.get("id")))
-    profile: dict[str, Callable[[str], str | None]] = {
-        "name": _name,
-        "email": _email,
-        "phone": lambda text: _phone(text, data.get("country"), region),
-        "locale": _locale,
-        "timezone": _timezone,
-    }
-    for name, validate in profile.items():
-        if data.get(name) is not None:
-            check(name, lambda n=name, v=validate: v(as_text(n, data[n])))
-    if data.get("tags") is not None:
-        check("tags", lambda: _tags(data["tags"]))
-    check("attributes", lambda: _attributes(data, coerce))
+            continue
+        values[name] = value
+    try:
+        if data.get("tags") is not None:
+            values["tags"] = _tags(data["tags"])
+    except Bad as exc:
+        problems.append(str(exc))
+    try:
+        values["attributes"] = _attributes(data, coerce)
+    except Bad as exc:
+        problems.append(str(exc))
     if problems:
         return None
-    return Profile(**values)
+    return ProfileValues(*values.values())  # in PROFILE_KEYS' order, as `values` was made
 
 
 def _name(text: str) -> str | None:
@@ -277,6 +291,9 @@ def _email_domain(domain: str) -> str | None:
 def _phone(text: str, country: Any, default_region: str | None) -> str | None:
     if not text:
         return None
+    shortcut = plain_e164(text)  # `+` and digits, valid: what the library would say, sooner
+    if shortcut is not None:
+        return shortcut
     region = default_region
     if not text.startswith("+"):
         if isinstance(country, str) and country.strip():
@@ -332,6 +349,15 @@ def _locale(text: str) -> str | None:
     return locale
 
 
+_PROFILE_CHECKS: tuple[tuple[str, Callable[[str], str | None] | None], ...] = (
+    ("name", _name),
+    ("email", _email),
+    ("phone", None),  # it needs the row's country too
+    ("locale", _locale),
+    ("timezone", _timezone),
+)
+
+
 def _tags(value: Any) -> list[str]:
     if isinstance(value, str):
         items: list[Any] = _LIST_SPLIT.split(value)
@@ -354,7 +380,10 @@ def _attributes(data: dict[str, Any], coerce: bool) -> dict[str, Any]:
     nested = data.get("attributes")
     if nested is not None and not isinstance(nested, dict):
         raise Bad("attributes", "expected a mapping (in a CSV file, give each attribute its own column)")
-    merged = {**(nested or {}), **{k: v for k, v in data.items() if k not in PROFILE_KEYS}}
+    merged = dict(nested or {})
+    for key, value in data.items():
+        if key not in _PROFILE_KEYS:
+            merged[key] = value
     if coerce:
         merged = {key: _scalar(value) for key, value in merged.items()}
     return plain_mapping(merged, "attributes")

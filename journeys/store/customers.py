@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from json import dumps
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import Connection, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from journeys.format.customers import DOCUMENT_EVENT, PROFILE_FIELDS, PROFILE_KEYS, Customer, Event, Profile
-from journeys.store.base import StoreBase, utc, utc_now
+from journeys.format.customers import (
+    DOCUMENT_EVENT,
+    PROFILE_FIELDS,
+    PROFILE_KEYS,
+    Customer,
+    Event,
+    Profile,
+    ProfileValues,
+)
+from journeys.store.base import StoreBase, one_of, utc, utc_now
 from journeys.store.errors import UnknownCustomer
 from journeys.store.models import CustomerAuditRow, CustomerRow, DocumentRow, EventRow
 from journeys.store.records import UpsertCounts
@@ -92,7 +101,7 @@ def as_customer(row: CustomerRow, documents: Iterable[DocumentRow], events: Iter
 
 
 class CustomerMethods(StoreBase):
-    def upsert_customers(self, records: Iterable[Profile], at: datetime | None = None) -> UpsertCounts:
+    def upsert_customers(self, records: Iterable[Profile | ProfileValues], at: datetime | None = None) -> UpsertCounts:
         """Create or replace profiles, a chunk of rows per transaction; consent and history are kept.
 
         A record replaces every profile field of its customer (a missing email clears it); a customer id
@@ -105,26 +114,31 @@ class CustomerMethods(StoreBase):
             created, updated, unchanged = created + c, updated + u, unchanged + n
         return UpsertCounts(created=created, updated=updated, unchanged=unchanged)
 
-    def _upsert_chunk(self, records: list[Profile], at: datetime) -> tuple[int, int, int]:
+    def _upsert_chunk(self, records: list[Profile | ProfileValues], at: datetime) -> tuple[int, int, int]:
         table = CustomerRow.__table__  # type: ignore[attr-defined]
         with self._session(write=True) as session:
             ids = [r.id for r in records]
             existing = {
                 row.id: tuple(row[1:])
                 for row in session.exec(
-                    select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(table.c.id.in_(ids))
+                    select(table.c.id, *(table.c[name] for name in PROFILE_FIELDS)).where(
+                        one_of(table.c.id, ids, self.engine.dialect.name)
+                    )
                 )
             }
-            new: list[dict[str, Any]] = []
+            new: list[Profile | ProfileValues] = []
             changed: list[dict[str, Any]] = []
             for record in records:
-                profile = record.model_dump(include=set(PROFILE_FIELDS))
                 if record.id not in existing:
-                    new.append({"id": record.id, **profile, "consent": {}, "created_at": at, "updated_at": at})
-                elif existing[record.id] != tuple(profile[name] for name in PROFILE_FIELDS):
-                    changed.append({"b_id": record.id, **profile, "updated_at": at})
+                    new.append(record)
+                    continue
+                profile = tuple(getattr(record, name) for name in PROFILE_FIELDS)
+                if existing[record.id] != profile:
+                    changed.append(
+                        {"b_id": record.id, **dict(zip(PROFILE_FIELDS, profile, strict=True)), "updated_at": at}
+                    )
             if new:
-                session.exec(insert(table), params=new)
+                _insert_new(session.connection(), new, at)
             if changed:
                 values = {name: bindparam(name) for name in (*PROFILE_FIELDS, "updated_at")}
                 session.exec(update(table).where(table.c.id == bindparam("b_id")).values(values), params=changed)
@@ -361,8 +375,33 @@ class CustomerMethods(StoreBase):
             )
 
 
-def _chunks(records: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
-    chunk: list[Profile] = []
+_NEW_COLUMNS = ", ".join(("id", "name", "email", "phone", "locale", "timezone", "attributes", "tags"))
+_NEW_COLUMNS += ", consent, created_at, updated_at"  # in the order `_insert_new` gives the values
+
+
+def _insert_new(connection: Connection, records: list[Profile | ProfileValues], at: datetime) -> None:
+    """Insert profiles whose ids the transaction found free, through the driver: the JSON columns encoded once
+    here and the timestamps bound once, not per value by SQLAlchemy's processors (imports spent a fifth of their
+    time there). PostgreSQL takes them by COPY, SQLite by one prepared INSERT."""
+    dialect = connection.dialect
+    table = CustomerRow.__table__  # type: ignore[attr-defined]
+    stamp = table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)(at)  # as SQLAlchemy binds it
+    rows = [
+        (r.id, r.name, r.email, r.phone, r.locale, r.timezone, dumps(r.attributes), dumps(r.tags), "{}", stamp, stamp)
+        for r in records
+    ]
+    if dialect.name == "postgresql":
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f"COPY customer ({_NEW_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    marks = ", ".join("?" * len(rows[0]))
+    connection.exec_driver_sql(f"INSERT INTO customer ({_NEW_COLUMNS}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+
+
+def _chunks(records: Iterable[Profile | ProfileValues], size: int) -> Iterator[list[Profile | ProfileValues]]:
+    chunk: list[Profile | ProfileValues] = []
     for record in records:
         chunk.append(record)
         if len(chunk) == size:

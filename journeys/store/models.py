@@ -49,7 +49,11 @@ class CustomerRow(SQLModel, table=True):
     """A customer's profile, consent per channel, and when the profile was made and last changed."""
 
     __tablename__ = "customer"
-    __table_args__ = (Index("ix_customer_updated_at_id", "updated_at", "id"),)  # what changed, in order
+    __table_args__ = (
+        Index("ix_customer_updated_at_id", "updated_at", "id"),  # what changed, in order
+        Index("ix_customer_email_lower", text("lower(email)")),  # who holds an email, whatever its case
+        Index("ix_customer_phone", "phone"),
+    )
 
     id: str = Field(primary_key=True)
     name: str | None = None
