@@ -121,7 +121,9 @@ class JourneyWorkflow:
             from_step=state.step, to_step=None, from_version=state.version, to_version=request.journey.version
         )
         change.to_step = engine.migrate(journey, request.journey, state, request.step_map, self._now())
-        self.input = self.input.model_copy(update={"journey": request.journey, "templates": request.templates})
+        self.input = self.input.model_copy(
+            update={"journey": request.journey, "templates": request.templates, "definition": None}
+        )
         self._wake()
         return change
 

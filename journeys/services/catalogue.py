@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from journeys.engine.runs import bundle_templates
+from journeys.engine.runs import bundle_templates, definition_digest
 from journeys.errors import JourneysError
 from journeys.format.models import Journey
 from journeys.settings import Settings
@@ -27,6 +27,11 @@ class Published(BaseModel):
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.source.encode()).hexdigest()
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """What runs enrolled from this carry as `RunInput.definition`, to share one copy in a worker."""
+        return definition_digest(self.journey, self.templates)
 
 
 def publish(path: Path) -> Published:

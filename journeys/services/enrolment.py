@@ -110,6 +110,7 @@ async def _enrol_one(
     run_input = RunInput(
         journey=journey,
         templates=published.templates,
+        definition=published.digest,
         customer_id=customer_id,
         entry=registration.entry,
         trigger=trigger,
