@@ -1,6 +1,7 @@
-"""The runtime benchmarks' machine: a Temporal dev server started here, a SQLite store in a temp dir, the
-journey worker and the baseline worker, all in this process, as `journeys dev` runs them (payloads
-encrypted with a key made for the run; the baseline's go through the same client and codec).
+"""The runtime benchmarks' machine: a Temporal dev server started here with its state in a database file and
+the settings `journeys dev` gives it, a SQLite store in a temp dir, the journey worker and the baseline
+worker, all in this process, as `journeys dev` runs them (payloads encrypted with a key made for the run;
+the baseline's go through the same client and codec).
 
 Customers live in a zone where it is early afternoon now, so the modem swap's quiet hours never hold the
 first message back, whatever time of day the benchmark runs.
@@ -26,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench.baseline import bare_worker
 from journeys.format.customers import Profile
 from journeys.runtime.codec import configured_keys, data_converter
+from journeys.runtime.embedded import DEV_SERVER_ARGS
 from journeys.runtime.temporal import binary, build_worker
 from journeys.services.catalogue import Published, publish
 from journeys.settings import Settings
@@ -101,7 +103,9 @@ async def cluster() -> AsyncIterator[Cluster]:
                 env = await WorkflowEnvironment.start_local(
                     data_converter=data_converter(keys),
                     dev_server_existing_path=binary("temporal"),
+                    dev_server_database_filename=str(Path(folder) / "temporal.db"),
                     dev_server_log_level="never",
+                    dev_server_extra_args=DEV_SERVER_ARGS,
                     runtime=_quiet_runtime(),
                 )
                 stack.push_async_callback(env.shutdown)

@@ -24,8 +24,8 @@ from bench.stats import percentile, rss_mib
 from journeys.services.delivery import signal
 from journeys.services.status import status
 
-SIGNAL_P99_MS = 250
-SIGNAL_RATIO = 1.5
+SIGNAL_P99_MS = 100
+SIGNAL_RATIO = 1.0
 ENROL_RATIO = 0.8
 RSS_MIB = 1024
 STATUS_MS = 200

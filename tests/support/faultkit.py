@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from journeys.runtime.embedded import DEV_SERVER_ARGS
 from journeys.runtime.temporal import binary
 from tests.support.polling import until
 
@@ -90,6 +91,7 @@ class TemporalServer:
             str(self.database),
             "--log-level",
             "error",
+            *DEV_SERVER_ARGS,  # as `journeys dev` runs it: its state must survive the SIGKILLs here all the same
         ]
         with open(self.folder / f"temporal-{self.starts}.log", "wb") as log:
             self.process = subprocess.Popen(
