@@ -6,7 +6,7 @@ message to UCS-2 and cuts a segment from 160 to 70 characters, so marketers need
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 # GSM 03.38 (3GPP TS 23.038) default alphabet in code order, 0x00-0x7F; 0x1B is the escape to the extension table.
@@ -36,7 +36,7 @@ class SmsLength:
     segments: int
 
     def as_dict(self) -> dict[str, str | int]:
-        return asdict(self)
+        return {"encoding": self.encoding, "characters": self.characters, "segments": self.segments}
 
 
 def segments(text: str) -> SmsLength:

@@ -164,7 +164,8 @@ class _Timeline:
                         for other in lanes:
                             if other is not lane:
                                 other.changed(now)
-            wake = min((lane.wake for lane in lanes if lane.wake is not None), default=None)
+            wakes = [lane.wake for lane in lanes if lane.wake is not None]
+            wake = min(wakes) if wakes else None
             if upcoming is not None and (wake is None or upcoming.at <= wake):
                 now, woken = upcoming.at, False
             elif wake is not None and wake <= self.end:
@@ -297,8 +298,9 @@ class _Lane:
             self.past[-1] = PastRun(ended_at=self.state.ended_at)
 
     def _record_steps(self, entered: list[str], now: datetime) -> None:
-        offset = self._offset(now)
-        self.result.steps.extend(SimStep(offset_s=offset, step=s) for s in entered)
+        if entered:
+            offset = self._offset(now)
+            self.result.steps.extend(SimStep(offset_s=offset, step=s) for s in entered)
 
     def _offset(self, at: datetime) -> int:
         return self.timeline.offset(at)
