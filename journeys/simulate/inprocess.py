@@ -154,6 +154,7 @@ class _Timeline:
         self.start = start
         self.end = end
         self.ledger: list[engine.SentMessage] = []
+        self._last: tuple[datetime, int] = (start, 0)  # the last offset asked for: a wake asks for its moment often
 
     def simulate(self, journeys: Sequence[tuple[Journey, MessageSource]], events: list[Event]) -> list[SimCustomer]:
         """Each journey's result for this customer, in the order of `journeys`."""
@@ -194,7 +195,12 @@ class _Timeline:
         return [lane.summarise() for lane in lanes]
 
     def offset(self, at: datetime) -> int:
-        return int((at - self.start).total_seconds())
+        """Seconds from the start to `at` (the same moment object is asked for again and again while a run acts)."""
+        last, seconds = self._last
+        if at is not last:
+            seconds = int((at - self.start).total_seconds())
+            self._last = (at, seconds)
+        return seconds
 
 
 class _Lane:
