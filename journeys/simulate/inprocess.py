@@ -117,9 +117,10 @@ def simulate_together(
 @contextmanager
 def _without_cycle_collector() -> Iterator[None]:
     """Pause Python's cycle collector while a simulation runs. A simulation makes millions of small objects and
-    keeps a good share of them (its result), so the collector keeps walking a growing heap, about a tenth of the
-    time, and finds nothing: the interpreter, the renders and the results form no reference cycles, and what
-    they drop is freed at once by reference counting."""
+    keeps a good share of them (its result), so the collector walks a growing heap again and again: about a
+    tenth of the time, and for the shipped journeys it found nothing to collect (what the interpreter, the
+    renders and the results drop, reference counting frees at once). It runs again once the customers are
+    simulated, and collects then whatever a template's cycles left."""
     enabled = gc.isenabled()
     gc.disable()
     try:
