@@ -1,7 +1,9 @@
 """`journeys simulate` throughput: 10,000 customers × 30 days on the shipped modem swap journey.
 
 Baseline: rendering the same messages straight from their templates, with no journey logic, so the
-ratio is what the interpreter and simulator add on top of the unavoidable template work.
+ratio is what the interpreter and simulator add on top of the unavoidable template work. Both are timed by
+the process's CPU clock: both are one thread that never waits, so CPU time is their time on an idle machine,
+and it stays so on a shared one, where the wall clock counts whatever else runs.
 
 `simulate --engine temporal` (the real workflow and activities on the time-skipping test server, one
 customer's run settled at a time) is reported on a smaller population, against the in-process engine on
@@ -29,6 +31,7 @@ from journeys.templates import TemplateFiles
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
 START = datetime.fromisoformat("2026-11-23T08:00:00+03:30")
 ZONES = [None, "Asia/Tehran", "Europe/London", "America/New_York"]
+RATIO_TARGET = 2.0  # the simulation may take at most this many times what rendering its messages alone takes
 
 
 def population(size: int) -> tuple[list[Customer], list[PlannedEvent]]:
@@ -74,12 +77,12 @@ def in_process(quick: bool) -> list[Figure]:
     journey = load_or_raise(DEFINITIONS / "modem_swap.yaml")
     customers, events = population(size)
     source = MessageSource(TemplateFiles(DEFINITIONS / "templates"))
-    began = time.perf_counter()
+    began = time.process_time()
     result = simulate(journey, customers, events, START, 30, source)
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
 
     by_id = {c.id: c for c in customers}
-    began = time.perf_counter()
+    began = time.process_time()
     for simulated in result.customers:
         customer = by_id[simulated.id]
         for message in simulated.messages:
@@ -87,17 +90,17 @@ def in_process(quick: bool) -> list[Figure]:
             send = Send(step=step.id, channel=message.channel, template=step.template, message=None, seq=1, visit=1)
             context = {"customer": customer.context, "event": None, "journey": {}, "now": START}
             render_message(message.channel, source.message(send, customer.locale), customer, context)
-    baseline = time.perf_counter() - began
-    scaled = elapsed * 10_000 / size
+    baseline = time.process_time() - began
+    ratio = elapsed / baseline
     return [
         Figure(
             name=f"simulate_modem_swap_{size}_customers_30d_s",
             value=round(elapsed, 3),
             unit="s",
             baseline=round(baseline, 3),
-            ratio=round(elapsed / baseline, 2),
-            target="≤ 10 s for 10,000 customers" + (" (scaled from the quick run)" if quick else ""),
-            met=scaled <= 10,
+            ratio=round(ratio, 2),
+            target=f"≤ {RATIO_TARGET:g}× rendering the same messages (CPU time)",
+            met=ratio <= RATIO_TARGET,
         ),
         Figure(
             name="simulate_messages_per_s",

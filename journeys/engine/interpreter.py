@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -145,11 +147,15 @@ class End(BaseModel):
 Command = Send | ApplyUpdate | Wait | End
 
 
-class Advance(BaseModel):
-    """What `advance` decided, and the steps the run entered on the way (for timelines and reports)."""
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """What `advance` decided, and the steps the run entered on the way (for timelines and reports).
+
+    A plain dataclass, not a model: drivers read it and never store it, and validating the command union
+    again on every decision was a tenth of a simulation's time."""
 
     command: Command
-    entered: list[str] = Field(default_factory=list)
+    entered: list[str] = field(default_factory=list)
 
 
 # --- enrolment ------------------------------------------------------------------------------------
@@ -473,10 +479,18 @@ def expression_context(journey: Journey, state: RunState, customer: Customer, no
 
 
 def quiet_until(quiet: QuietHours, zone: ZoneInfo, at: datetime) -> datetime | None:
-    """When quiet hours that hold at `at` end (in UTC), or None when `at` is outside them."""
-    local = at.astimezone(zone)
-    clock = local.time().replace(tzinfo=None)
-    start, end = quiet.start, quiet.end
+    """When quiet hours that hold at `at` end (in `at`'s zone), or None when `at` is outside them."""
+    until = _quiet_end(quiet.start, quiet.end, zone, at.astimezone(timezone.utc))
+    return None if until is None else until.astimezone(at.tzinfo)
+
+
+@lru_cache(maxsize=4096)
+def _quiet_end(start: time, end: time, zone: ZoneInfo, at: datetime) -> datetime | None:
+    """`quiet_until` for an instant in UTC, remembered: a simulation asks it for the same few moments again and
+    again (every customer of a zone wakes at the same times), and converting to the zone is what it costs. Keyed
+    by the UTC instant, which is all the answer depends on (a zone's wall time would mistake the two 01:30s
+    of a repeated hour for one)."""
+    clock = at.astimezone(zone).time()
     inside = start <= clock < end if start < end else (start > end and (clock >= start or clock < end))
     if not inside:
         return None
@@ -508,12 +522,11 @@ def cap_until(limits: Sequence[Limit], ledger: Sequence[SentMessage], channel: s
     """When a send on `channel` at `at` would fit every frequency cap, or None when it fits now."""
     latest: datetime | None = None
     for limit in limits:
-        if limit.channel not in (channel, "any"):
-            continue
+        if limit.channel not in (channel, "any") or len(ledger) < limit.max:
+            continue  # another channel's cap, or one that every send so far would not fill
+        since = at - limit.per
         window = sorted(
-            s.at
-            for s in ledger
-            if (limit.channel == "any" or s.channel == limit.channel) and at - limit.per < s.at <= at
+            s.at for s in ledger if (limit.channel == "any" or s.channel == limit.channel) and since < s.at <= at
         )
         if len(window) >= limit.max:
             free = window[len(window) - limit.max] + limit.per

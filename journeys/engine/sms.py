@@ -6,7 +6,7 @@ message to UCS-2 and cuts a segment from 160 to 70 characters, so marketers need
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 # GSM 03.38 (3GPP TS 23.038) default alphabet in code order, 0x00-0x7F; 0x1B is the escape to the extension table.
@@ -23,6 +23,7 @@ _GSM_BASIC_TABLE = (
 GSM_BASIC = frozenset(_GSM_BASIC_TABLE) - {"\x1b"}
 # The default extension table: each is sent as ESC plus one septet, so it costs two.
 GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM = GSM_BASIC | GSM_EXTENSION
 
 _LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}  # (single message, part of a concatenated one)
 
@@ -36,7 +37,7 @@ class SmsLength:
     segments: int
 
     def as_dict(self) -> dict[str, str | int]:
-        return asdict(self)
+        return {"encoding": self.encoding, "characters": self.characters, "segments": self.segments}
 
 
 def segments(text: str) -> SmsLength:
@@ -45,19 +46,24 @@ def segments(text: str) -> SmsLength:
     A concatenated message never splits an escape sequence or a surrogate pair across two parts, so a part
     may carry one unit less than 153/67 (as the carriers and Twilio count it).
     """
-    if all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text):
+    if _GSM.issuperset(text):
         encoding: Literal["GSM-7", "UCS-2"] = "GSM-7"
-        costs = [2 if ch in GSM_EXTENSION else 1 for ch in text]
+        total = len(text) + sum(text.count(ch) for ch in GSM_EXTENSION)
     else:
         encoding = "UCS-2"
-        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    return SmsLength(encoding, sum(costs), _count_segments(costs, *_LIMITS[encoding]))
-
-
-def _count_segments(costs: list[int], single: int, part: int) -> int:
-    total = sum(costs)
+        total = len(text.encode("utf-16-le", "surrogatepass")) // 2  # a character past U+FFFF is a surrogate pair
+    single, part = _LIMITS[encoding]
     if total <= single:
-        return 1 if total else 0
+        return SmsLength(encoding, total, 1 if total else 0)
+    if encoding == "GSM-7":
+        costs = [2 if ch in GSM_EXTENSION else 1 for ch in text]
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return SmsLength(encoding, total, _count_segments(costs, part))
+
+
+def _count_segments(costs: list[int], part: int) -> int:
+    """Parts of a concatenated message: a unit that would not fit in what is left of a part starts the next."""
     count, used = 1, 0
     for cost in costs:
         if used + cost > part:

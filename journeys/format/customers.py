@@ -108,6 +108,7 @@ class Customer(Profile):
         return Profile.model_construct(**{name: getattr(self, name) for name in PROFILE_KEYS})
 
     def replace(self, **changes: Any) -> Customer:
-        """A changed copy (not `model_copy`, which would carry the cached `context` over)."""
-        fields = {name: getattr(self, name) for name in type(self).model_fields}
-        return type(self).model_construct(**{**fields, **changes})
+        """A changed copy, without the cached `context` (which `model_copy` alone would carry over)."""
+        copy = self.model_copy(update=changes)
+        copy.__dict__.pop("context", None)
+        return copy

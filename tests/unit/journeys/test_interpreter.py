@@ -492,6 +492,18 @@ def test_quiet_hours_whose_end_the_clock_skips_never_end_in_the_past() -> None:
     assert until > at and until.astimezone(zone).strftime("%m-%d %H:%M") == "03-09 02:00"
 
 
+def test_quiet_hours_tell_the_two_moments_of_a_repeated_wall_time_apart() -> None:
+    """New York, quiet 01:00–01:45, on the night 01:00–02:00 happens twice: each 01:30 is inside quiet hours
+    that end at its own 01:45, although the two 01:30s look alike (and compare equal) as wall times."""
+    quiet = journey(QUIET.replace('{start: "21:00", end: "09:00"}', '{start: "01:00", end: "01:45"}')).quiet_hours
+    zone = ZoneInfo("America/New_York")
+    first, second = (datetime(2026, 11, 1, 1, 30, fold=fold, tzinfo=zone) for fold in (0, 1))
+    assert first == second  # the same wall time in the same zone, whatever the fold
+    ends = [engine.quiet_until(quiet, zone, at) for at in (first, second)]
+    assert [end.tzinfo for end in ends] == [zone, zone]  # the answer is in the zone it was asked in
+    assert [end.astimezone(timezone.utc).strftime("%H:%M") for end in ends] == ["05:45", "06:45"]  # EDT, EST
+
+
 def test_a_deferred_send_is_held_then_decided_again_with_nothing_sent() -> None:
     j = journey("id: d\nname: D\nsteps: [{id: s, send: sms, message: {text: x}}, {id: after, end: reached}]")
     state, _ = engine.start(j, "c1", T0)
