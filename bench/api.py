@@ -31,13 +31,15 @@ from bench.cluster import Cluster, cluster
 from bench.console import say
 from bench.population import Population
 from bench.report import Figure, against, reported
-from bench.runtime import SIGNAL_P99_MS, SIGNAL_RATIO, WARM_UP, told
+from bench.runtime import WARM_UP, told
 from bench.stats import percentile
 from journeys.http.app import http_server
 from journeys.runtime.background import background, worker_jobs
 from journeys.services.delivery import GRACE, signal
 from journeys.services.shared import PARALLEL, utc_now
 
+EVENT_P99_MS = 250  # event → run ended over HTTP with ingest beside: the HTTP API's own targets
+EVENT_RATIO = 1.5
 INGEST_RATIO = 0.5
 BATCH = 1_000  # events per `POST /v1/events:batch`, the most it takes
 EVENT = "page_viewed"  # no step waits for it: a waiting run takes it in and ignores it
@@ -188,8 +190,8 @@ async def latency_figures(
             p99,
             base99,
             "ms",
-            f"≤ {SIGNAL_P99_MS} ms and ≤ {SIGNAL_RATIO}× the bare signal's p99, ingest at half its rate",
-            met=p99 <= SIGNAL_P99_MS and ratio <= SIGNAL_RATIO,
+            f"≤ {EVENT_P99_MS} ms and ≤ {EVENT_RATIO}× the bare signal's p99, ingest at half its rate",
+            met=p99 <= EVENT_P99_MS and ratio <= EVENT_RATIO,
         ),
         reported(
             "api_background_ingest_events_per_s",
