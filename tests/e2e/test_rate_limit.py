@@ -51,7 +51,7 @@ async def test_sms_rate_limit_spaces_sends_across_the_server(dev_env: WorkflowEn
     store.close()
     assert len(sent) == 5
     spread = (sent[-1] - sent[0]).total_seconds()
-    assert spread >= 3.0, f"5 sends at 1/s took only {spread:.1f} s"
+    assert spread >= 2.5, f"5 sends at 1/s took only {spread:.2f} s"  # unlimited: all five within 0.5 s
 
 
 async def test_an_exit_cancels_a_send_still_queued_behind_the_rate_limit(
@@ -78,12 +78,20 @@ async def test_an_exit_cancels_a_send_still_queued_behind_the_rate_limit(
             return held if len(held) >= 2 else []
 
         held_back = await eventually(queued, 60, "two sends held back by the rate limit")
+        stopped_in_queue = []
         for customer in held_back:
             stopped = await signal(client, store, settings, customer, "stop", {})
+            if [r.effect for r in stopped.runs] == ["ignored"]:
+                # on a loaded machine the limiter's next token may come first: that send went out and the
+                # one-step run ended before the stop; the only way a held-back run may be over
+                assert [m.status for m in store.messages_of(customer)] == ["sent"]
+                continue
             assert [r.effect for r in stopped.runs] == ["exited"]
-        for customer in held_back:
+            stopped_in_queue.append(customer)
+        assert stopped_in_queue
+        for customer in stopped_in_queue:
             status = await settle(client, runs[customer], timeout=60)
             assert status.outcome == "exited"
-    for customer in held_back:
+    for customer in stopped_in_queue:
         assert [m.status for m in store.messages_of(customer)] == []
     store.close()
