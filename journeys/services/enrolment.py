@@ -126,7 +126,6 @@ async def _enrol_one(
                 task_queue=settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                request_eager_start=True,  # where a worker shares this client (journeys dev, serve + worker)
             )
         except WorkflowAlreadyStartedError:  # another enrolment (or an earlier, interrupted one) started it
             # ... or our own earlier attempt, which the server carried out but did not answer in time
