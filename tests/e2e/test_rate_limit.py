@@ -81,7 +81,7 @@ async def test_an_exit_cancels_a_send_still_queued_behind_the_rate_limit(
         stopped_in_queue = []
         for customer in held_back:
             stopped = await signal(client, store, settings, customer, "stop", {})
-            if [r.effect for r in stopped.runs] == ["ignored"]:
+            if [r.effect for r in stopped.runs] in ([], ["ignored"]):
                 # on a loaded machine the limiter's next token may come first: that send went out and the
                 # one-step run ended before the stop; the only way a held-back run may be over
                 assert [m.status for m in store.messages_of(customer)] == ["sent"]
