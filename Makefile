@@ -9,7 +9,7 @@ $(BIN)/journeys: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-.PHONY: demo check test lint bench
+.PHONY: demo check test lint bench screenshots
 demo: $(BIN)/journeys
 	$(BIN)/journeys simulate definitions/modem_swap.yaml \
 		--customers definitions/scenarios/modem_swap/customers.yaml \
@@ -39,6 +39,10 @@ test: $(BIN)/journeys
 
 test-%: $(BIN)/journeys
 	$(BIN)/pytest -q -m $*
+
+# The README's pictures of the console, taken again (the browser lane checks them without replacing them).
+screenshots: $(BIN)/journeys
+	JOURNEYS_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -m browser tests/browser/test_screenshots.py
 
 bench: $(BIN)/journeys
 	$(BIN)/python -m bench --quick
