@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, select
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
@@ -35,6 +35,7 @@ from journeys.store import MessageRow, Store
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
 JOURNEY = DEFINITIONS / "modem_swap.yaml"
+POLL_S = 0.05  # how often the bench asks the store who has had their first message
 
 
 @dataclass
@@ -59,23 +60,23 @@ class Cluster:
             for cid in ids
         )
 
-    def sent_to(self, ids: list[str]) -> int:
-        """How many of these customers have a sent message (an indexed lookup each: the bench polls this while
-        the outbox grows to 100,000 rows, where counting every sent row would slow the run it measures)."""
+    def sent_among(self, ids: list[str]) -> set[str]:
+        """Which of these customers have a sent message (an indexed lookup each)."""
         table = MessageRow.__table__  # type: ignore[attr-defined]
-        query = select(func.count(distinct(table.c.customer_id))).where(
-            table.c.customer_id.in_(ids), table.c.status == "sent"
-        )
+        query = select(distinct(table.c.customer_id)).where(table.c.customer_id.in_(ids), table.c.status == "sent")
         with self.store.engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
+            return set(connection.execute(query).scalars())
 
     async def wait_for_sent(self, ids: list[str], timeout: float) -> None:
-        """Until each of these customers has a sent message in the outbox (polled every 20 ms)."""
+        """Until each of these customers has a sent message in the outbox, asking only about those who had none
+        yet, every 50 ms. (The bare baseline counts in memory; asking about all 2,000 of a batch every 20 ms
+        took about an eighth of a core from the worker it measures.)"""
         deadline = asyncio.get_running_loop().time() + timeout
-        while await asyncio.to_thread(self.sent_to, ids) < len(ids):
+        left = set(ids)
+        while left := left - await asyncio.to_thread(self.sent_among, sorted(left)):
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"not all of {len(ids)} customers had a message sent after {timeout:.0f} s")
-            await asyncio.sleep(0.02)
+                raise TimeoutError(f"{len(left)} of {len(ids)} customers had no message sent after {timeout:.0f} s")
+            await asyncio.sleep(POLL_S)
 
 
 def afternoon_zone(now: datetime | None = None) -> str:

@@ -8,6 +8,7 @@ its first read, and two read-check-write transactions queue up instead of failin
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE = "journeys_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 BUSY_TIMEOUT_S = 30
+_HOLDS_WRITER = "journeys_holds_writer"  # connection.info: this transaction holds the process's writer lock
 _MIGRATION_LOCK = 0x6A6F75726E657973  # "journeys": the PostgreSQL advisory lock held while migrating
 
 
@@ -58,10 +60,29 @@ def _serialising_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
+    # Writers of this process queue on a lock of their own before SQLite's: one waiting in SQLite's busy
+    # handler sleeps (up to 100 ms a time) and may wake long after the write lock came free.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate and writer.acquire(timeout=BUSY_TIMEOUT_S):
+            connection.info[_HOLDS_WRITER] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        except BaseException:
+            _release(connection.info)
+            raise
+
+    def _release(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    event.listen(engine, "commit", lambda connection: _release(connection.info))
+    event.listen(engine, "rollback", lambda connection: _release(connection.info))
+    # whatever happened to the transaction, a connection back in the pool holds no lock
+    event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
 
 
 @contextmanager
