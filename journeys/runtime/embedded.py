@@ -35,8 +35,9 @@ log = get_logger(__name__)
 # SQLite file is: a crash of the process loses nothing, a power cut may lose the last moments. With SQLite's
 # defaults the server starts about 8 workflows a second on two cores; with these, 40 (docs/benchmarks.md).
 # One partition per task queue: the server splits a queue's rate limit (`JOURNEYS_SMS_RATE`...) among its
-# partitions (four by default), each of which lets one task through at once, so a limit of 0.01/s sent four
-# messages at once; a single server process gains nothing from partitions.
+# partitions (four by default), each with its own allowance of tasks at once, so a low limit let several go in
+# the first seconds; on one partition at most two go at once (docs/operations.md). One process gains nothing
+# from partitions.
 DEV_SERVER_ARGS = [
     *("--dynamic-config-value", 'history.transferProcessorUpdateAckInterval="1s"'),
     *("--dynamic-config-value", "matching.numTaskqueueReadPartitions=1"),

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from journeys.format.customers import Profile
 from journeys.store import Store
-from journeys.store.engine import write_connection
+from journeys.store.engine import WRITE, write_connection
 
 BOUND_S = 10  # far under the 30 s busy timeout: a writer still waiting by then would be stuck behind a lost lock
 
@@ -62,7 +62,7 @@ def test_a_write_that_fails_releases_the_next_writer(sqlite_store: Store) -> Non
 
 def test_a_connection_handed_back_mid_transaction_releases_the_next_writer(sqlite_store: Store) -> None:
     connection = sqlite_store.engine.connect()
-    connection.execution_options(journeys_write=True)
+    connection.execution_options(**{WRITE: True})
     connection.begin()
     connection.execute(text("UPDATE customer SET name = 'lost' WHERE id = 'ada'"))
     connection.close()  # neither committed nor rolled back by us: the pool resets it
