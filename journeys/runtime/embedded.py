@@ -11,7 +11,6 @@ import asyncio
 import itertools
 import secrets
 import signal
-import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,7 +22,7 @@ from journeys.errors import JourneysError
 from journeys.runtime.background import background, worker_jobs
 from journeys.runtime.codec import EncryptionCodec, codec_server, configured_keys, data_converter, required_keys
 from journeys.runtime.logs import configure_logging, get_logger
-from journeys.runtime.temporal import binary, build_worker, connect
+from journeys.runtime.temporal import answers, binary, build_worker, connect, split_address
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -44,19 +43,6 @@ DEV_SERVER_ARGS = [
     *("--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"),
     *("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"),
 ]
-
-
-def split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return (host or "localhost"), int(port or 7233)
-
-
-def answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _stop_on_signals() -> asyncio.Event:

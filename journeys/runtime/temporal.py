@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import py_compile
 import shutil
+import socket
 import sys
 import sysconfig
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,6 +27,9 @@ from journeys.settings import Settings
 from journeys.store import Store
 
 ACTIVITY_THREADS = 32
+# A server whose port takes connections may still refuse a client for a moment (just started, or busy on a
+# loaded machine): a client asks again for this long. A port nothing listens on fails at once.
+CONNECT_PATIENCE_S = 10.0
 # What workflow code may import: the pure engine and what it stands on, loaded once rather than per run.
 PURE = ("jinja2", "markupsafe", "journeys.errors", "journeys.format", "journeys.engine", "journeys.templates")
 
@@ -49,19 +55,40 @@ def quiet_runtime() -> None:
     Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=logging)), error_if_already_set=False)
 
 
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "localhost"), int(port or 7233)
+
+
+def answers(host: str, port: int) -> bool:
+    """Whether anything takes connections on the port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 async def connect(settings: Settings, keys: str | None = None) -> Client:
     """A client with the pydantic data converter, encrypting payloads with `keys` (default: the configured
-    ones, if any); one clear line when nothing answers."""
+    ones, if any); one clear line when nothing answers. A server that takes connections but fails the
+    client's first call is asked again for up to CONNECT_PATIENCE_S."""
     converter = data_converter(keys or configured_keys(settings))
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
-        )
-    except RuntimeError:
-        raise TemporalUnavailable(
-            f"no Temporal server answers at {settings.temporal_address}: "
-            "start one with `journeys dev`, or set JOURNEYS_TEMPORAL_ADDRESS"
-        ) from None
+    deadline = time.monotonic() + CONNECT_PATIENCE_S
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace, data_converter=converter
+            )
+        except RuntimeError:
+            if time.monotonic() > deadline or not await asyncio.to_thread(
+                answers, *split_address(settings.temporal_address)
+            ):
+                raise TemporalUnavailable(
+                    f"no Temporal server answers at {settings.temporal_address}: "
+                    "start one with `journeys dev`, or set JOURNEYS_TEMPORAL_ADDRESS"
+                ) from None
+            await asyncio.sleep(0.5)
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
