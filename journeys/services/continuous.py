@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from pydantic import BaseModel
 from temporalio.client import Client
@@ -135,13 +136,20 @@ def _started(enrolments: Sequence[Enrolment]) -> int:
 
 
 async def enrol_customer(
-    client: Client, store: Store, settings: Settings, customer_id: str, journey_id: str | None = None
+    client: Client,
+    store: Store,
+    settings: Settings,
+    customer_id: str,
+    journey_id: str | None = None,
+    *,
+    catalogue: Mapping[Path, Journey] | None = None,
 ) -> list[RunEffect]:
     """Enrol one customer who just changed in every continuous journey (or only `journey_id`) whose entry they
     now meet, at once (`signal` does, so a run starts with the event); paused journeys are left to the loop,
-    which enrols on resume. The runs started."""
+    which enrols on resume. `catalogue`: the definitions, when the caller has read them for many customers.
+    The runs started."""
     started: list[RunEffect] = []
-    for path, journey in definitions(settings).items():
+    for path, journey in (definitions(settings) if catalogue is None else catalogue).items():
         if not journey.entry.continuous or (journey_id and journey.id != journey_id):
             continue
         if not await asyncio.to_thread(_eligible, store, journey, [(customer_id, utc_now())], utc_now()):

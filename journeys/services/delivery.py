@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.engine.interpreter import Event
 from journeys.errors import JourneysError
+from journeys.format.models import Journey
 from journeys.services.catalogue import definitions, publish
 from journeys.services.continuous import enrol_customer
 from journeys.services.enrolment import JourneyPaused, enroll
@@ -175,11 +176,14 @@ async def _deliver_to_customers(
     owed: Mapping[str, list[PendingEvent]] | None = None,
 ) -> dict[str, list[RunEffect] | Exception]:
     """What `plan` delivers of each customer's events, customers side by side (at most PARALLEL at once),
-    each customer's owed events (unless given) and live runs read once for all, and what was delivered marked
-    so in one write. Returns each event's effects, or the failure that stopped its customer's delivery before
-    it."""
+    each customer's owed events (unless given), live runs and the definitions read once for all, and what was
+    delivered marked so in one write. Returns each event's effects, or the failure that stopped its customer's
+    delivery before it."""
     owed, live = await asyncio.to_thread(_owed_and_live, store, list(by_customer), owed)
-    customers = [_Customer(client, store, settings, owed.get(cid, []), live.get(cid, [])) for cid in by_customer]
+    catalogue = definitions(settings)
+    customers = [
+        _Customer(client, store, settings, catalogue, owed.get(cid, []), live.get(cid, [])) for cid in by_customer
+    ]
     gate = asyncio.Semaphore(PARALLEL)
 
     async def one(customer: _Customer, events: Sequence[Any]) -> None:
@@ -214,9 +218,15 @@ class _Customer:
     up to date with what the events did (a run an event ended is left out, a run it started is read in)."""
 
     def __init__(
-        self, client: Client, store: Store, settings: Settings, owed: list[PendingEvent], live: list[RunRow]
+        self,
+        client: Client,
+        store: Store,
+        settings: Settings,
+        catalogue: Mapping[Path, Journey],
+        owed: list[PendingEvent],
+        live: list[RunRow],
     ) -> None:
-        self.client, self.store, self.settings = client, store, settings
+        self.client, self.store, self.settings, self.catalogue = client, store, settings, catalogue
         self.owed, self.live = owed, live
         self.effects: dict[str, list[RunEffect]] = {}
         self.failure: Exception | None = None
@@ -250,7 +260,7 @@ class _Customer:
         # a run registered after the event was recorded read it in its snapshot: it is not owed the event
         owed_to = [r for r in live if utc(r.started_at) <= event.recorded_at]
         effects = list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, plain) for r in owed_to)))
-        for path, journey in definitions(settings).items():
+        for path, journey in self.catalogue.items():
             if journey.entry.trigger != event.name or (event.only_journey and journey.id != event.only_journey):
                 continue
             if any(r.journey_id == journey.id for r in live) or any(e.journey == journey.id for e in effects):
@@ -259,7 +269,9 @@ class _Customer:
                 continue  # this event (or a later one) enrolled them already: a delivery cut short, finished now
             effects.append(await _trigger(client, store, settings, path, journey.id, event.customer_id, plain))
         # the continuous journeys whose entry the event now lets the customer into
-        effects += await enrol_customer(client, store, settings, event.customer_id, event.only_journey)
+        effects += await enrol_customer(
+            client, store, settings, event.customer_id, event.only_journey, catalogue=self.catalogue
+        )
         ended = {e.workflow_id for e in effects if e.effect in ("exited", "cancelled")}
         self.live = [r for r in self.live if r.workflow_id not in ended]
         if any(e.effect == "started" for e in effects):
