@@ -15,15 +15,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():  # this module holds a workflow: the sandbox re-imports it per run
+    from bench.tally import Nudged, Ran
     from journeys.runtime.temporal import workflow_runner, write_bytecode
 
 TASK_QUEUE = "bench-bare"
-
-
-class Ran:
-    """How many no-op activities have completed in this process (so a benchmark knows all bare runs wait)."""
-
-    count = 0
 
 
 @activity.defn(name="bench_noop")
@@ -43,7 +38,9 @@ class Bare:
 
     @workflow.signal
     def nudge(self) -> None:
-        """Taken in, changes nothing."""
+        """Taken in, changes nothing (but the count)."""
+        if not workflow.unsafe.is_replaying():
+            Nudged.count += 1
 
     @workflow.run
     async def run(self, wait: bool) -> None:

@@ -7,9 +7,10 @@ import asyncio
 import random
 import time
 
-from bench.baseline import Ran, start_bare
+from bench.baseline import start_bare
 from bench.cluster import Cluster
 from bench.console import say
+from bench.tally import Ran
 from journeys.engine.runs import workflow_id
 from journeys.services.enrolment import enroll
 from journeys.services.shared import PARALLEL
