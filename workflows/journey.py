@@ -20,6 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from journeys.engine import interpreter as engine
     from journeys.engine.interpreter import RunState
     from journeys.engine.runs import (
+        LOCAL_STORE,
+        PATCHES,
+        QUIET_IGNORED,
         Change,
         MigrateRequest,
         MoveRequest,
@@ -41,9 +44,6 @@ STORE_TIMEOUT = timedelta(seconds=30)
 # A snapshot handed to the run (by enrolment, by its last send) stands in for a store read while this fresh;
 # sends check caps and consent again as they go out, so a few seconds' age only matters to branch conditions.
 CARRIED_FRESH = timedelta(seconds=10)
-# Patch ids: each marks a change to the commands the workflow issues (see README "Upgrading the workflow").
-LOCAL_STORE = "local-store-activities"
-QUIET_IGNORED = "ignored-events-do-not-wake"
 SEND_TIMEOUT = timedelta(minutes=1)  # a worker that died mid-send is noticed after this; channels time out first
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5))
 SEND_RETRY = RetryPolicy(
@@ -77,7 +77,7 @@ class JourneyWorkflow:
         if self.input.simulated:
             self.simulated_now = event.at
         effect = engine.receive(self.input.journey, self.state, event, self._now())
-        if effect == "ignored" and not self._history_is_long() and workflow.patched(QUIET_IGNORED):
+        if effect == "ignored" and not self._history_is_long() and self._patched(QUIET_IGNORED):
             # nothing to decide again: the wait goes on (a send deciding later reads the customer afresh)
             self.carried = None
         else:
@@ -163,6 +163,9 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, input: RunInput) -> RunStatus:
+        if unknown := [change for change in input.patches if change not in PATCHES]:
+            # enrolled by newer code during a rolling deploy: fail the task, a worker with that code takes it
+            raise RuntimeError(f"this worker's workflow code predates the run's changes {unknown}: upgrade it")
         self.input = input
         self.simulated_now = input.simulated_start
         self.carried = input.snapshot
@@ -253,6 +256,12 @@ class JourneyWorkflow:
         if carried is None or carried.read_at is None or self.input is None or self.input.simulated:
             return None
         return carried if workflow.now() - carried.read_at <= CARRIED_FRESH else None
+
+    def _patched(self, change: str) -> bool:
+        """Whether the run takes a guarded change's path: one enrolled with it does, without a marker (see
+        `PATCHES`); an older run asks Temporal, as it always did."""
+        assert self.input is not None
+        return change in self.input.patches or workflow.patched(change)
 
     def _history_is_long(self) -> bool:
         assert self.input is not None
@@ -378,7 +387,7 @@ class JourneyWorkflow:
         """A store read or write. Local activities since `LOCAL_STORE`: they run inside the workflow task on
         the journey worker, saving a task round trip and three history events each; runs started before
         keep scheduling them as ordinary activities, so their histories replay unchanged."""
-        if workflow.patched(LOCAL_STORE):
+        if self._patched(LOCAL_STORE):
             return await workflow.execute_local_activity(
                 name, args=args, result_type=result_type, start_to_close_timeout=STORE_TIMEOUT, retry_policy=RETRY
             )

@@ -17,6 +17,17 @@ from journeys.format.customers import Customer, Event
 from journeys.format.models import Journey, Limit, Message, SendStep
 from journeys.templates import TemplateFiles, locale_chain
 
+# The workflow changes guarded by `workflow.patched` (workflows/journey.py), oldest first. A run enrolled now
+# carries them in `RunInput.patches` and takes their paths without asking Temporal: a patch marker costs the
+# server a history event and its first in a task a search-attribute write (`TemporalChangeVersion`), which
+# made an event's first delivery to a run take twice as long. A new change's id goes at the end.
+LOCAL_STORE = "local-store-activities"  # store reads and writes as local activities
+QUIET_IGNORED = "ignored-events-do-not-wake"  # an ignored event leaves the wait alone
+PATCHES: tuple[str, ...] = (LOCAL_STORE, QUIET_IGNORED)
+# The workflow type runs are enrolled as: the type whose runs carry `patches`. A worker older than it has no
+# such type and leaves these runs alone (a marker it recorded would break the run on a newer worker); a
+# worker that lacks one of a run's patches fails its task, so a newer worker takes it (a rolling deploy).
+RUN_TYPE = "JourneyV2"
 SHARED_DEFINITIONS = 64  # distinct definitions (a journey version and its templates) a process keeps one copy of
 LEDGER_DAYS = 35  # how far back a snapshot's send ledger reaches: longer than any sensible cap window
 
@@ -69,6 +80,9 @@ class RunInput(BaseModel):
     clock_offset: timedelta = timedelta(0)
     simulated_start: datetime | None = None
     history_limit: int = 5_000  # continue as new past this many history events (or when Temporal suggests it)
+    # The workflow changes (`PATCHES`) the run was enrolled with; empty for runs enrolled before this field,
+    # which ask `workflow.patched` as they always did.
+    patches: tuple[str, ...] = ()
 
     @model_validator(mode="wrap")
     @classmethod

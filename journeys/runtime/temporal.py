@@ -144,16 +144,18 @@ def build_worker(
     from journeys.activities.store import StoreActivities
     from journeys.channels import channels_for
     from journeys.workflows.journey import JourneyWorkflow
+    from journeys.workflows.journey_v2 import JourneyV2Workflow
 
     if settings.workflow_sandbox:
         write_bytecode(JourneyWorkflow)
+        write_bytecode(JourneyV2Workflow)
     store_activities = StoreActivities(store)
     send = ChannelActivities(store, channels if channels is not None else channels_for(settings)).send_message
     executor = ThreadPoolExecutor(ACTIVITY_THREADS)
     journey_worker = Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[JourneyWorkflow],
+        workflows=[JourneyWorkflow, JourneyV2Workflow],
         workflow_runner=workflow_runner(settings.workflow_sandbox),
         activities=[
             store_activities.load_customer,

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.engine import interpreter as engine
 from journeys.engine.interpreter import Customer, Event, PastRun
-from journeys.engine.runs import RunInput
+from journeys.engine.runs import PATCHES, RUN_TYPE, RunInput
 from journeys.errors import JourneysError
 from journeys.format.models import Journey
 from journeys.services.catalogue import Published
@@ -116,11 +116,12 @@ async def _enrol_one(
         trigger=trigger,
         snapshot=snapshot,
         missed=sorted((e for e in snapshot.customer.events.values() if e.at >= since), key=lambda e: e.at),
+        patches=PATCHES,
     )
     for attempt in range(START_ATTEMPTS):
         try:
             await client.start_workflow(
-                "Journey",
+                RUN_TYPE,
                 run_input,
                 id=wid,
                 task_queue=settings.task_queue,

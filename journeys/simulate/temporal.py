@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.channels import outbox_only
 from journeys.engine import interpreter as engine
-from journeys.engine.runs import RunInput, workflow_id
+from journeys.engine.runs import PATCHES, RUN_TYPE, RunInput, workflow_id
 from journeys.engine.sms import segments
 from journeys.format.customers import Customer, Event
 from journeys.format.inputs import PlannedEvent
@@ -112,7 +112,7 @@ class _Simulation:
         entry = self.store.next_entry(customer_id, self.journey.id)
         wid = workflow_id(self.journey.id, customer_id, entry)
         await self.client.start_workflow(
-            "Journey",
+            RUN_TYPE,
             RunInput(
                 journey=self.journey,
                 templates=self.published.templates,
@@ -122,6 +122,7 @@ class _Simulation:
                 simulated=True,
                 clock_offset=self.offset,
                 simulated_start=now,
+                patches=PATCHES,
             ),
             id=wid,
             task_queue=self.settings.task_queue,

@@ -15,11 +15,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from journeys.engine.runs import PATCHES
 from journeys.runtime.temporal import workflow_runner
 from journeys.workflows.journey import LOCAL_STORE, JourneyWorkflow
+from journeys.workflows.journey_v2 import JourneyV2Workflow
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
 HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
+BORN_WITH_PATCHES = "born-with-patches"  # runs enrolled as `JourneyV2`, their changes in their input
 
 
 @pytest.mark.parametrize("sandboxed", [False, True], ids=["unsandboxed", "sandboxed"])
@@ -27,7 +30,7 @@ HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
 async def test_recorded_history_replays_on_current_workflow_code(path: Path, sandboxed: bool) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
-        workflows=[JourneyWorkflow],
+        workflows=[JourneyWorkflow, JourneyV2Workflow],
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(sandboxed),
     )
@@ -38,7 +41,7 @@ async def test_recorded_history_replays_on_current_workflow_code(path: Path, san
 def test_histories_are_recorded() -> None:
     assert {p.stem for p in HISTORIES} >= {
         f"{tag}.modem_swap_{who}"
-        for tag in ("original", LOCAL_STORE, "carried-snapshots")
+        for tag in ("original", LOCAL_STORE, "carried-snapshots", BORN_WITH_PATCHES)
         for who in ("swapper", "converter")
     }
 
@@ -73,3 +76,18 @@ def _patches(path: Path) -> set[str]:
             (payload,) = marker["details"]["patch-data"]["payloads"]
             found.add(json.loads(base64.b64decode(payload["data"]))["id"])
     return found
+
+
+def test_a_run_enrolled_with_its_changes_takes_them_without_markers_or_search_attribute_writes() -> None:
+    """Runs enrolled as `JourneyV2` carry `PATCHES` in their input: the store calls are local activities (the
+    `LOCAL_STORE` path) and the history holds no patch marker and no `TemporalChangeVersion` upsert, the
+    server's visibility write that made an event's first delivery to a run twice as slow."""
+    for who in ("swapper", "converter"):
+        path = HISTORIES_DIR / f"{BORN_WITH_PATCHES}.modem_swap_{who}.json"
+        events = json.loads(path.read_text(encoding="utf-8"))["events"]
+        started = events[0]["workflowExecutionStartedEventAttributes"]
+        (payload,) = started["input"]["payloads"]
+        assert started["workflowType"]["name"] == "JourneyV2"
+        assert tuple(json.loads(base64.b64decode(payload["data"]))["patches"]) == PATCHES
+        assert _patches(path) == set() and _activities_scheduled(path) == {"send_message"}
+        assert not [e for e in events if e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"]
