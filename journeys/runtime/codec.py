@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import dataclasses
 import ipaddress
 import os
 import re
@@ -30,10 +29,10 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from journeys.errors import JourneysError
+from journeys.runtime.converter import PayloadConverter
 from journeys.settings import Settings
 
 if TYPE_CHECKING:
@@ -190,9 +189,9 @@ def _local(host: str) -> bool:
 def data_converter(keys_text: str | None) -> DataConverter:
     """The pydantic data converter, encrypting payloads and failures when keys are given (as is without)."""
     if keys_text is None:
-        return pydantic_data_converter
-    return dataclasses.replace(
-        pydantic_data_converter,
+        return DataConverter(payload_converter_class=PayloadConverter)
+    return DataConverter(
+        payload_converter_class=PayloadConverter,
         payload_codec=EncryptionCodec.from_text(keys_text),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -103,8 +103,12 @@ async def test_failure_converter_encrypts_messages_and_stack_traces() -> None:
     assert str(error) == f"no reply from {EMAIL}"
 
 
-def test_data_converter_without_keys_is_the_pydantic_one() -> None:
-    assert data_converter(None) is pydantic_data_converter
+async def test_data_converter_without_keys_writes_and_reads_what_the_sdks_pydantic_one_does() -> None:
+    ours = data_converter(None)
+    assert ours.payload_codec is None
+    profile = parisa()
+    assert await pydantic_data_converter.decode(await ours.encode([profile]), [Profile]) == [profile]
+    assert await ours.decode(await pydantic_data_converter.encode([profile]), [Profile]) == [profile]
 
 
 # --- keys ------------------------------------------------------------------------------------------------------
