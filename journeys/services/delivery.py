@@ -26,13 +26,17 @@ from journeys.format.models import Journey
 from journeys.services.catalogue import definitions, publish
 from journeys.services.continuous import enrol_customer
 from journeys.services.enrolment import JourneyPaused, enroll
-from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
+from journeys.services.shared import NeverStarted, RunEffect, once_started, utc_now
 from journeys.settings import Settings
 from journeys.store import NewEvent, PendingEvent, RunRow, Store, StoreUnavailable, UnknownCustomer
 from journeys.store.base import utc
 
 DELIVER_PATIENCE = timedelta(minutes=2)  # how long `signal` keeps asking a busy server to take an event in
 GRACE = timedelta(seconds=2)  # an event owed for less is still being delivered by whoever recorded it
+# Customers a delivery pass takes side by side. Each is a workflow update for the worker, and an event sent
+# alone (support staff's `signal`, a sale) waits behind those in flight: with 16 rather than 64 in flight,
+# event → run ended under API ingest went from 1.95x to 1.64x bare at p99 for the same ingest (quick runs).
+DELIVERING = 16
 
 
 class NotDelivered(JourneysError):
@@ -175,7 +179,7 @@ async def _deliver_to_customers(
     plan: Callable[[_Customer, Sequence[Any]], Awaitable[None]],
     owed: Mapping[str, list[PendingEvent]] | None = None,
 ) -> dict[str, list[RunEffect] | Exception]:
-    """What `plan` delivers of each customer's events, customers side by side (at most PARALLEL at once),
+    """What `plan` delivers of each customer's events, customers side by side (at most DELIVERING at once),
     each customer's owed events (unless given), live runs and the definitions read once for all, and what was
     delivered marked so in one write. Returns each event's effects, or the failure that stopped its customer's
     delivery before it."""
@@ -184,7 +188,7 @@ async def _deliver_to_customers(
     customers = [
         _Customer(client, store, settings, catalogue, owed.get(cid, []), live.get(cid, [])) for cid in by_customer
     ]
-    gate = asyncio.Semaphore(PARALLEL)
+    gate = asyncio.Semaphore(DELIVERING)
 
     async def one(customer: _Customer, events: Sequence[Any]) -> None:
         async with gate:
