@@ -33,7 +33,7 @@ from bench.population import Population
 from bench.report import Figure, against, reported
 from bench.runtime import WARM_UP, told
 from bench.stats import percentile
-from bench.tally import Nudged
+from bench.tally import Nudged, reached
 from journeys.http.app import http_server
 from journeys.runtime.background import background, worker_jobs
 from journeys.services.delivery import GRACE, signal
@@ -149,10 +149,7 @@ async def ingest_figures(client: Client, post: Post, targets: list[str], bare: l
     began = time.perf_counter()
     await asyncio.gather(*(nudge(bare[n % len(bare)]) for n in range(count)))
     accepted = time.perf_counter() - began
-    while Nudged.count < handled:
-        if time.perf_counter() - began > DRAIN_S:
-            raise TimeoutError(f"{handled - Nudged.count} signals were not taken in after {DRAIN_S} s")
-        await asyncio.sleep(0.01)
+    await reached(Nudged, handled, began + DRAIN_S, f"signals were not taken in after {DRAIN_S} s", every=0.01)
     taken_in = time.perf_counter() - began
     baseline = count / accepted
 

@@ -10,7 +10,7 @@ import time
 from bench.baseline import start_bare
 from bench.cluster import Cluster
 from bench.console import say
-from bench.tally import Ran
+from bench.tally import Ran, reached
 from journeys.engine.runs import workflow_id
 from journeys.services.enrolment import enroll
 from journeys.services.shared import PARALLEL
@@ -57,10 +57,7 @@ class Population:
         began = time.perf_counter()
         await asyncio.gather(*(one(wid) for wid in ids))
         deadline = began + 60 + count * SETTLE_S_PER_RUN
-        while Ran.count < target:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"{target - Ran.count} bare workflows never ran their activity")
-            await asyncio.sleep(0.02)
+        await reached(Ran, target, deadline, "bare workflows never ran their activity", every=0.02)
         if wait:
             self.bare_waiting += ids
         return time.perf_counter() - began

@@ -3,6 +3,9 @@ passed through the sandbox, so a sandboxed `Bare` counts into the same place as 
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 
 class Ran:
     """No-op activities completed (so a benchmark knows all bare runs wait)."""
@@ -15,3 +18,12 @@ class Nudged:
     knows when the signals it sent have all been handled."""
 
     count = 0
+
+
+async def reached(tally: type[Ran] | type[Nudged], target: int, deadline: float, what: str, every: float) -> None:
+    """Until `tally.count` reaches `target`, asked every `every` s; past `deadline` (`time.perf_counter`), a
+    TimeoutError saying how many are missing, then `what`."""
+    while tally.count < target:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{target - tally.count} {what}")
+        await asyncio.sleep(every)

@@ -3,7 +3,7 @@
 The SDK makes a payload converter for every workflow instance and for every activation, each with an empty
 cache of its own; a run the worker loads again built the adapters for its input, events and results afresh,
 a pydantic schema generation each. Adapters and the encoding converters are stateless, so they are shared
-here: a waiting run's replay took 14 ms of CPU, now 8.
+here: a waiting run's replay took 8.8–10.2 ms of CPU, now 6.8–7.0 (600 replays of a recorded history).
 """
 
 from __future__ import annotations

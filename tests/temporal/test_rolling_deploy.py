@@ -6,7 +6,6 @@ the run from where it was."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from temporalio.client import Client
@@ -21,6 +20,7 @@ from journeys.services.enrolment import enroll
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.workflows.journey import JourneyWorkflow
+from tests.support.polling import eventually
 from tests.temporal.test_journey_workflow import MODEM_SWAP, customer, sent
 
 FAILED = "workflow_task_failed_event_attributes"
@@ -31,14 +31,16 @@ async def _failed_tasks(client: Client, wid: str) -> tuple[str, list[str]]:
     """Once a workflow task of the run has failed: the first failure's message (decoded: failures are
     encrypted as payloads are), and the types of the run's history events."""
     handle = client.get_workflow_handle(wid)
-    for _ in range(200):
+
+    async def failed() -> tuple[str, list[str]] | None:
         history = [e async for e in handle.fetch_history_events()]
         failures = [e.workflow_task_failed_event_attributes.failure for e in history if e.HasField(FAILED)]
-        if failures:
-            message = str(await client.data_converter.decode_failure(failures[0]))
-            return message, [str(e.WhichOneof("attributes")).removesuffix("_event_attributes") for e in history]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no workflow task of {wid} failed")
+        if not failures:
+            return None
+        message = str(await client.data_converter.decode_failure(failures[0]))
+        return message, [str(e.WhichOneof("attributes")).removesuffix("_event_attributes") for e in history]
+
+    return await eventually(failed, 10, f"a failed workflow task of {wid}")
 
 
 def _acted(kinds: Sequence[str]) -> list[str]:
