@@ -3,9 +3,11 @@
 store of `bench.cluster`, all in this process.
 
 - Ingest: events through `POST /v1/events:batch` (1,000 per request, one request after the other), half of
-  them for customers whose modem-swap run waits (it takes the `page_viewed` event in and ignores it), half
-  for customers without a run (recorded only), against the same number of events sent as Temporal signals
-  from one client to bare waiting workflows (`Bare.nudge`).
+  them for customers whose modem-swap run waits, half for customers without a run, against the same number
+  of events sent as Temporal signals from one client to bare waiting workflows (`Bare.nudge`). The event,
+  `page_viewed`, is one the modem swap names nowhere: recorded, and answered `ignored` for the run without
+  waking it. Said beside: the same with `delivered`, which a later step of the modem swap waits for, so each
+  reaches its run (a workflow update) and is ignored there.
 - Event → run ended: `POST /v1/events` of `swapped` until the run has ended, while a background ingest posts
   batches at half the measured rate, against a bare workflow's `finish` signal → completed, interleaved (and,
   first, a third as many samples with no ingest, to tell the HTTP path's cost from the contention's).
@@ -43,7 +45,8 @@ EVENT_P99_MS = 250  # event → run ended over HTTP with ingest beside: the HTTP
 EVENT_RATIO = 1.5
 INGEST_RATIO = 0.5
 BATCH = 1_000  # events per `POST /v1/events:batch`, the most it takes
-EVENT = "page_viewed"  # no step waits for it: a waiting run takes it in and ignores it
+EVENT = "page_viewed"  # the modem swap names it nowhere: its runs are not woken for it
+ACTED_ON = "delivered"  # a later step of the modem swap waits for it: each reaches its waiting run
 TICK_S = 0.25  # the background ingest posts a batch every TICK_S
 DRAIN_S = 600  # the most the bare workflows may take to take the baseline's signals in
 
@@ -80,6 +83,7 @@ async def measure(plan: Plan) -> list[Figure]:
         bare = list(population.bare_waiting[: len(live)])
         async with api(bench) as post:
             await ingest(post, targets[: 2 * WARM_UP])
+            await ingest(post, targets[: 2 * WARM_UP], event=ACTED_ON)
             figures = told(await ingest_figures(bench.client, post, targets, bare, plan.events))
             rate = figures[0].value
             figures += told(await latency_figures(population, post, sampled, targets, rate / 2))
@@ -115,13 +119,13 @@ async def api(bench: Cluster) -> AsyncIterator[Post]:
         yield post
 
 
-def _events(targets: list[str], count: int, offset: int = 0) -> list[dict[str, Any]]:
-    return [{"customer": targets[(offset + n) % len(targets)], "event": EVENT, "data": {"n": n}} for n in range(count)]
+def _events(targets: list[str], count: int, offset: int, event: str) -> list[dict[str, Any]]:
+    return [{"customer": targets[(offset + n) % len(targets)], "event": event, "data": {"n": n}} for n in range(count)]
 
 
-async def ingest(post: Post, targets: list[str], offset: int = 0, count: int | None = None) -> int:
+async def ingest(post: Post, targets: list[str], offset: int = 0, count: int | None = None, event: str = EVENT) -> int:
     """One event per target (or `count`, round the targets) in batches of BATCH; how many were taken."""
-    events = _events(targets, len(targets) if count is None else count, offset)
+    events = _events(targets, len(targets) if count is None else count, offset, event)
     for start in range(0, len(events), BATCH):
         results = (await post("/v1/events:batch", {"events": events[start : start + BATCH]}))["results"]
         refused = [r for r in results if "error" in r or not r.get("delivered")]
@@ -158,6 +162,10 @@ async def ingest_figures(client: Client, post: Post, targets: list[str], bare: l
     await ingest(post, targets, count=count)
     value = count / (time.perf_counter() - began)
     ratio = value / baseline
+    say(f"{count:,} events that the waiting runs act on ({ACTED_ON}), through POST /v1/events:batch")
+    began = time.perf_counter()
+    await ingest(post, targets, count=count, event=ACTED_ON)
+    acted_on = count / (time.perf_counter() - began)
     return [
         against(
             f"api_ingest_{count}_events_per_s",
@@ -173,6 +181,13 @@ async def ingest_figures(client: Client, post: Post, targets: list[str], bare: l
             count / taken_in,
             "events/s",
             "report (baseline: until the bare workflows had taken every signal in, as the API answers)",
+        ),
+        against(
+            f"api_ingest_{count}_acted_on_events_per_s",
+            acted_on,
+            baseline,
+            "events/s",
+            f"report (`{ACTED_ON}`, awaited by a later step: each reaches its waiting run as a workflow update)",
         ),
     ]
 

@@ -120,7 +120,7 @@ class JourneyWorkflow:
         change = Change(
             from_step=state.step, to_step=None, from_version=state.version, to_version=request.journey.version
         )
-        change.to_step = engine.migrate(journey, request.journey, state, request.step_map, self._now())
+        change.to_step = engine.migrate(journey, request.journey, state, request.step_map, self._now(), request.missed)
         self.input = self.input.model_copy(
             update={"journey": request.journey, "templates": request.templates, "definition": None}
         )

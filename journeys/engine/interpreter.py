@@ -234,13 +234,24 @@ def move(journey: Journey, state: RunState, step_id: str, now: datetime) -> list
     return [step_id]
 
 
-def migrate(old: Journey, new: Journey, state: RunState, step_map: dict[str, str], now: datetime) -> str:
+def migrate(
+    old: Journey,
+    new: Journey,
+    state: RunState,
+    step_map: dict[str, str],
+    now: datetime,
+    missed: Sequence[Event] = (),
+) -> str:
     """Move a live run onto another version of its journey; returns the step it is at in `new`.
 
     The run keeps its timeline, visit counts and send counter (so caps and idempotency keys carry on).
     Its step is mapped by `step_map`, else by id; where the new step is of the same kind the run keeps its
-    arrival time, so a pending wait keeps its deadline; otherwise it arrives at the new step now."""
+    arrival time, so a pending wait keeps its deadline; otherwise it arrives at the new step now. `missed`:
+    events since enrolment that only `new` acts on, so the old run was never given them; they join its
+    timeline where they happened (before or after its arrival at its step), as received then, ending nothing
+    (an event the old version did not act on never ended the run either)."""
     assert state.step is not None
+    _take_missed(state, missed)
     target = step_map.get(state.step, state.step)
     same_kind = type(new.step(target)) is type(old.step(state.step))
     state.version = new.version
@@ -248,6 +259,21 @@ def migrate(old: Journey, new: Journey, state: RunState, step_map: dict[str, str
     if not same_kind:
         state.arrived_at, state.arrived_seq = now, len(state.events)
     return target
+
+
+def _take_missed(state: RunState, missed: Sequence[Event]) -> None:
+    held = {e.id for e in state.events}
+    before: list[Event] = []  # arrived at its step after these happened
+    after: list[Event] = []
+    for event in missed:
+        if event.id not in held:
+            held.add(event.id)
+            (before if state.arrived_at is not None and event.at < state.arrived_at else after).append(event)
+    if not before and not after:
+        return
+    head = sorted(state.events[: state.arrived_seq] + before, key=lambda e: e.at)
+    state.events = head + sorted(state.events[state.arrived_seq :] + after, key=lambda e: e.at)
+    state.arrived_seq = len(head)
 
 
 def cancel(state: RunState, now: datetime) -> None:

@@ -235,6 +235,9 @@ class MigrateRequest(BaseModel):
     journey: Journey
     templates: dict[str, Message] = Field(default_factory=dict)
     step_map: dict[str, str] = Field(default_factory=dict)
+    # events since enrolment that the new version acts on and were not delivered to the run (its old version
+    # named none of them: see `journeys.engine.listening`); the run takes them in as received before
+    missed: list[Event] = Field(default_factory=list)
 
 
 class Change(BaseModel):

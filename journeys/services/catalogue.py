@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from journeys.engine.listening import Listens, listens
 from journeys.engine.runs import bundle_templates, definition_digest
 from journeys.errors import JourneysError
 from journeys.format.models import Journey
@@ -32,6 +33,11 @@ class Published(BaseModel):
     def digest(self) -> str:
         """What runs enrolled from this carry as `RunInput.definition`, to share one copy in a worker."""
         return definition_digest(self.journey, self.templates)
+
+    @functools.cached_property
+    def listens(self) -> Listens:
+        """The events its runs act on (see `journeys.engine.listening`), kept with each run it enrols."""
+        return listens(self.journey, self.templates)
 
 
 def publish(path: Path) -> Published:

@@ -13,13 +13,17 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from journeys.engine import listening
+from journeys.engine.listening import Listens
 from journeys.engine.runs import Change, MigrateRequest, MoveRequest, RunStatus
 from journeys.errors import JourneysError
+from journeys.format.customers import Event
 from journeys.services.catalogue import find_journey, publish
 from journeys.services.shared import PARALLEL, NeverStarted, RunEffect, once_started, utc_now
 from journeys.services.status import query_status
 from journeys.settings import Settings
 from journeys.store import RunAuditRow, RunRow, Store
+from journeys.store.base import utc
 
 
 async def settle(client: Client, wid: str, timeout: float = 30.0) -> RunStatus:
@@ -189,11 +193,14 @@ async def migrate(
     store.save_version(new.id, new.version, published.source, published.hash, utc_now())
     request = MigrateRequest(journey=new, templates=published.templates, step_map=step_map)
     gate = asyncio.Semaphore(PARALLEL)
+    rows = {r.workflow_id: r for r in runs}
 
     async def one(wid: str) -> None:
         async with gate:
+            missed = await asyncio.to_thread(_unheard, store, rows[wid], published.listens)
+            asked = request.model_copy(update={"missed": missed}) if missed else request
             try:
-                change = await client.get_workflow_handle(wid).execute_update("migrate", request, result_type=Change)
+                change = await client.get_workflow_handle(wid).execute_update("migrate", asked, result_type=Change)
             except (RPCError, WorkflowUpdateFailedError) as exc:
                 plan.failed.append({"workflow_id": wid, "reason": _cause(exc)})
                 return
@@ -210,10 +217,29 @@ async def migrate(
                 to_version=change.to_version,
             )
             await asyncio.to_thread(store.record_audit, audit)
-            await asyncio.to_thread(store.update_run, wid, version=to_version, current_step=change.to_step)
+            await asyncio.to_thread(
+                store.update_run, wid, version=to_version, current_step=change.to_step, listens=published.listens
+            )
 
     await asyncio.gather(*(one(wid) for wids in groups.values() for wid in wids))
     return plan
+
+
+def _unheard(store: Store, run: RunRow, listens: Listens) -> list[Event]:
+    """The events since the run began that the new version acts on and the old one was not given (delivery
+    asks the run's `listens`): handed to the run with its migration, as if it had heard them then. The run
+    hears both versions' events from here on, so none recorded meanwhile falls between the two."""
+    if not listening.more(run.listens, listens):
+        return []
+    store.update_run(run.workflow_id, listens=listening.union(run.listens, listens))
+    return [
+        Event(id=row.id, name=row.name, data=row.data, at=utc(row.at))
+        for row in sorted(store.event_rows_of(run.customer_id), key=lambda row: utc(row.recorded_at))
+        if utc(row.recorded_at) >= utc(run.started_at)
+        and row.only_journey in (None, run.journey_id)
+        and listening.hears(listens, row.name)
+        and not listening.hears(run.listens, row.name)
+    ]
 
 
 async def set_paused(client: Client, store: Store, settings: Settings, journey_id: str, paused: bool) -> int:

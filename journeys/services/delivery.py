@@ -21,6 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.engine.interpreter import Event
+from journeys.engine.listening import hears
 from journeys.errors import JourneysError
 from journeys.format.models import Journey
 from journeys.services.catalogue import definitions, publish
@@ -245,9 +246,7 @@ class _Customer:
                 continue
             event = await asyncio.to_thread(self.store.event, new.event.id)
             runs = [r for r in self.live if new.only_journey in (None, r.journey_id)] if event else []
-            self.effects[new.event.id] = list(
-                await asyncio.gather(*(deliver(self.client, r.workflow_id, r.journey_id, event) for r in runs))
-            )
+            self.effects[new.event.id] = await self._to_runs(runs, event)
 
     async def deliver_these(self, owed: Sequence[PendingEvent]) -> None:
         """These owed events (the oldest), one after the other."""
@@ -262,8 +261,7 @@ class _Customer:
         plain = Event(id=event.id, name=event.name, data=event.data, at=event.at)
         live = [r for r in self.live if event.only_journey in (None, r.journey_id)]
         # a run registered after the event was recorded read it in its snapshot: it is not owed the event
-        owed_to = [r for r in live if utc(r.started_at) <= event.recorded_at]
-        effects = list(await asyncio.gather(*(deliver(client, r.workflow_id, r.journey_id, plain) for r in owed_to)))
+        effects = await self._to_runs([r for r in live if utc(r.started_at) <= event.recorded_at], plain)
         for path, journey in self.catalogue.items():
             if journey.entry.trigger != event.name or (event.only_journey and journey.id != event.only_journey):
                 continue
@@ -281,6 +279,20 @@ class _Customer:
         if any(e.effect == "started" for e in effects):
             self.live = await asyncio.to_thread(store.live_runs, event.customer_id)
         return effects
+
+    async def _to_runs(self, runs: Sequence[RunRow], event: Event | None) -> list[RunEffect]:
+        """The event to each of these runs that acts on it; the others ignore it without being woken (their
+        definition names no such event and reads no `event`: see `journeys.engine.listening`)."""
+        if event is None:
+            return []
+
+        async def one(run: RunRow) -> RunEffect:
+            if hears(run.listens, event.name):
+                return await deliver(self.client, run.workflow_id, run.journey_id, event)
+            reason = f"version {run.version} of {run.journey_id} does not act on {event.name}"
+            return RunEffect(journey=run.journey_id, workflow_id=run.workflow_id, effect="ignored", reason=reason)
+
+        return list(await asyncio.gather(*(one(run) for run in runs)))
 
 
 def _triggered_since(store: Store, event: PendingEvent, journey_id: str) -> bool:

@@ -95,7 +95,9 @@ async def _enrol_one(
     def refusal(customer: Customer, past: list[PastRun]) -> str | None:
         return engine.enrolment_refusal(journey, customer, now, past)
 
-    registration = await asyncio.to_thread(store.register_run, customer_id, journey.id, journey.version, now, refusal)
+    registration = await asyncio.to_thread(
+        store.register_run, customer_id, journey.id, journey.version, now, refusal, published.listens
+    )
     if registration.status == "unknown":
         return Enrolment(customer=customer_id, status="skipped", reason="no such customer in the store")
     if registration.status == "refused":

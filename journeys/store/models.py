@@ -128,6 +128,8 @@ class RunRow(SQLModel, table=True):
     waiting_for: list[str] = _json(list)
     until: datetime | None = _at(nullable=True)
     updated_at: datetime = _at()
+    # the events the run acts on, as its definition says (`journeys.engine.listening`); None: every event
+    listens: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class StepLogRow(SQLModel, table=True):

@@ -22,6 +22,7 @@ LIVE = "running"
 _PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
 RUN_FIELDS = frozenset(
     {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure", "version"}
+    | {"listens"}
 )
 
 
@@ -354,7 +355,13 @@ class RunMethods(StoreBase):
 
 
 def new_run(
-    workflow_id: str, journey_id: str, version: int, customer_id: str, entry: int, started_at: datetime
+    workflow_id: str,
+    journey_id: str,
+    version: int,
+    customer_id: str,
+    entry: int,
+    started_at: datetime,
+    listens: list[str] | None = None,
 ) -> RunRow:
     return RunRow(
         workflow_id=workflow_id,
@@ -366,6 +373,7 @@ def new_run(
         outcome=LIVE,
         waiting_for=[],
         updated_at=started_at,
+        listens=listens,
     )
 
 

@@ -77,13 +77,20 @@ class Store(
             return self._snapshot(session, customer_id, journey_id, now)
 
     def register_run(
-        self, customer_id: str, journey_id: str, version: int, now: datetime, refusal: Refusal
+        self,
+        customer_id: str,
+        journey_id: str,
+        version: int,
+        now: datetime,
+        refusal: Refusal,
+        listens: list[str] | None = None,
     ) -> Registration:
         """Enrolment's decision and the run's row, in one transaction holding the customer's lock.
 
         An event is recorded under the same lock, so it either came first (the snapshot holds it: `refusal`
         sees it, and the run's first decision too) or after (the run is live in the store, and `signal`
-        delivers it). `refusal(customer, past_runs)` says why the customer may not enter, or None."""
+        delivers it if the run `listens` for it). `refusal(customer, past_runs)` says why the customer may not
+        enter, or None."""
         with self._session(write=True) as session:
             try:
                 self._lock_customer(session, customer_id)
@@ -109,7 +116,7 @@ class Store(
                 return Registration(status="refused", reason=reason)
             entry = max((r.entry for r in runs), default=0) + 1
             wid = workflow_id(journey_id, customer_id, entry)
-            session.add(new_run(wid, journey_id, version, customer_id, entry, now))
+            session.add(new_run(wid, journey_id, version, customer_id, entry, now, listens))
             return Registration(status="new", workflow_id=wid, entry=entry, snapshot=snapshot, registered_at=now)
 
     def entry_views(self, customer_ids: Sequence[str], journey_id: str) -> dict[str, tuple[Customer, list[PastRun]]]:

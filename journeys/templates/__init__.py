@@ -35,7 +35,7 @@ large a value is), `filters` (Jinja's filters with bounds), `guard` (the rewriti
 """
 
 from journeys.templates.budget import time_limit
-from journeys.templates.checks import check_expression, check_template
+from journeys.templates.checks import check_expression, check_template, names_read
 from journeys.templates.files import TemplateFiles, locale_chain
 from journeys.templates.limits import MAX_OUTPUT, TemplateError
 from journeys.templates.render import evaluate, is_rtl, literal, render, render_value
@@ -50,6 +50,7 @@ __all__ = [
     "is_rtl",
     "literal",
     "locale_chain",
+    "names_read",
     "render",
     "render_value",
     "time_limit",

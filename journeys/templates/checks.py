@@ -99,3 +99,13 @@ def check_template(source: str, allowed: Iterable[str] = CONTEXT_NAMES) -> list[
         return [f"template does not parse (line {exc.lineno}): {exc.message}"]
     except RecursionError:
         return ["template is nested too deeply"]
+
+
+def names_read(source: str, expression: bool = False) -> frozenset[str]:
+    """The context names a template (or an expression) reads; every name when it does not parse, so a caller
+    deciding what a template may need errs on the side of too much."""
+    try:
+        tree = TEXT_ENV.parse("{{ " + source + " }}" if expression else source)
+    except (TemplateSyntaxError, RecursionError):
+        return frozenset(CONTEXT_NAMES)
+    return frozenset(name.name for name in tree.find_all(nodes.Name) if name.ctx == "load")

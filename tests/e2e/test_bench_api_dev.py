@@ -12,6 +12,7 @@ async def test_api_benchmark_measures_every_figure_on_a_small_population() -> No
     assert set(figures) == {
         "api_ingest_40_events_per_s",
         "api_ingest_40_vs_signals_taken_in",
+        "api_ingest_40_acted_on_events_per_s",
         "api_event_to_end_alone_p50_ms",
         "api_event_to_end_alone_p99_ms",
         "api_event_to_end_p50_ms",

@@ -33,7 +33,7 @@ def test_migrations_are_idempotent(database_url: str) -> None:
         tables = set(inspect(connection).get_table_names())
     engine.dispose()
 
-    assert version == "0010"  # the head revision
+    assert version == "0011"  # the head revision
     assert tables >= {
         "customer",
         "event",
