@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bench import api, console_pages, events, importing, runtime, simulate
 from bench.console import stdout_to_stderr
+from journeys.runtime.collector import relax_collector
 
 # In this order: after the runtime suite (a worker, its sandboxes, thousands of runs' worth of objects) this
 # process imports customers about 30% slower, which is the process's doing, not the importer's.
@@ -37,6 +38,7 @@ def main() -> None:
         "--waiting", type=int, metavar="N", help="runs held waiting for the memory and status figures (default: plan)"
     )
     args = parser.parse_args()
+    relax_collector()  # as every `journeys` command sets it: the suites run the product in this process
     chosen = [SUITES[name] for name in args.suite or SUITES]
     with stdout_to_stderr():  # servers' banners and the SDK's log go to stdout: keep it for the figures
         figures = [

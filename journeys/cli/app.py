@@ -12,6 +12,7 @@ from typer.exceptions import TyperException
 from journeys.cli import access, authoring, campaigns, running, support
 from journeys.cli.shared import errors, one_line
 from journeys.errors import DefinitionError, JourneysError, TemporalUnavailable
+from journeys.runtime.collector import relax_collector
 
 app = typer.Typer(
     name="journeys",
@@ -62,6 +63,7 @@ app.add_typer(users_app, name="users")
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user mistakes become one line on stderr."""
     args = sys.argv[1:] if argv is None else argv
+    relax_collector()  # a worker or server runs for days with a large heap: see journeys.runtime.collector
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args or ["--help"], prog_name="journeys", standalone_mode=False)
