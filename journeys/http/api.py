@@ -173,7 +173,7 @@ async def post_event(
     (result,) = await _events(request, [("", body)])
     if isinstance(result, ApiRefusal):
         raise result
-    return JSONResponse(jsonable_encoder(result), 200 if result.delivered else 202)
+    return JSONResponse(result.model_dump(mode="json"), 200 if result.delivered else 202)
 
 
 @router.post("/events:batch", response_model=BatchOut, summary="Record up to 1,000 events, each on its own")
@@ -189,7 +189,7 @@ async def post_events(
             results[index] = {"error": exc.message}
     taken = await _events(request, [(f"events[{index}]", event) for index, event in valid])
     for (index, _), result in zip(valid, taken, strict=True):
-        results[index] = {"error": result.message} if isinstance(result, ApiRefusal) else jsonable_encoder(result)
+        results[index] = {"error": result.message} if isinstance(result, ApiRefusal) else result.model_dump(mode="json")
     return BatchOut(results=results)
 
 

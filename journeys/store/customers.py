@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from json import dumps
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, update
+from sqlalchemy import Connection, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -311,6 +311,7 @@ class CustomerMethods(StoreBase):
                 ids = list({n.event.id for n in incoming})
                 known = set(session.exec(select(EventRow.id).where(col(EventRow.id).in_(ids))))
                 outcomes: list[Recorded] = []
+                rows: list[dict[str, Any]] = []
                 recorded_at = at or utc_now()
                 for new in incoming:
                     row = customers.get(new.customer_id)
@@ -318,9 +319,11 @@ class CustomerMethods(StoreBase):
                         outcomes.append("unknown" if row is None else "duplicate")
                         continue
                     known.add(new.event.id)
-                    self._add_event(session, row, new, recorded_at)
+                    rows.append(self._add_event(session, row, new, recorded_at))
                     recorded_at += _TICK
                     outcomes.append("recorded")
+                if rows:  # one statement for all (the ORM's unit of work took five times as long, holding the writer)
+                    session.execute(insert(EventRow), rows)
                 session.flush()
         except IntegrityError:  # an id recorded meanwhile (for another customer: no lock held it): one by one
             if len(incoming) == 1:
@@ -328,26 +331,25 @@ class CustomerMethods(StoreBase):
             return [self.record_events([new], at)[0] for new in incoming]
         return outcomes
 
-    def _add_event(self, session: Session, row: CustomerRow, new: NewEvent, recorded_at: datetime) -> None:
+    def _add_event(self, session: Session, row: CustomerRow, new: NewEvent, recorded_at: datetime) -> dict[str, Any]:
+        """The event's row, to insert, and what it changes on the customer (a document, consent), added."""
         event = new.event
-        session.add(
-            EventRow(
-                id=event.id,
-                customer_id=row.id,
-                name=event.name,
-                data=event.data,
-                at=event.at,
-                recorded_at=recorded_at,
-                source=new.source,
-                only_journey=new.only_journey,
-            )
-        )
         kind = event.data.get("kind") if event.name == DOCUMENT_EVENT else None
         if isinstance(kind, str) and kind:
             self._record_document(session, row.id, kind, event)
         channel = event.data.get("channel") if event.name in CONSENT_EVENTS else None
         if isinstance(channel, str) and _consent(row, consent_channels(channel), event.name, event.at):
             session.add(row)
+        return {
+            "id": event.id,
+            "customer_id": row.id,
+            "name": event.name,
+            "data": event.data,
+            "at": event.at,
+            "recorded_at": recorded_at,
+            "source": new.source,
+            "only_journey": new.only_journey,
+        }
 
     def _record_document(self, session: Session, customer_id: str, kind: str, event: Event) -> None:
         """The newest document of a kind wins; a late-arriving older upload does not replace it."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Row, update
 from sqlmodel import col, select
 
 from journeys.format.customers import Event
@@ -27,7 +28,20 @@ class PendingEvent(Event):
     only_journey: str | None = None
 
 
-def _pending(row: EventRow) -> PendingEvent:
+# the columns delivery reads, as plain rows: a batch's thousand events loaded as ORM objects took a quarter of
+# the API's store time under ingest
+_OWED = select(
+    EventRow.id,
+    EventRow.name,
+    EventRow.data,
+    EventRow.at,
+    EventRow.customer_id,
+    EventRow.recorded_at,
+    EventRow.only_journey,
+)
+
+
+def _pending(row: Row[Any]) -> PendingEvent:
     return PendingEvent(
         id=row.id,
         name=row.name,
@@ -45,8 +59,7 @@ class PendingMethods(StoreBase):
         whoever recorded them), in the order they were recorded."""
         with self._session() as session:
             rows = session.exec(
-                select(EventRow)
-                .where(col(EventRow.delivered_at).is_(None), col(EventRow.recorded_at) < recorded_before)
+                _OWED.where(col(EventRow.delivered_at).is_(None), col(EventRow.recorded_at) < recorded_before)
                 .order_by(col(EventRow.recorded_at), col(EventRow.id))
                 .limit(limit)
             ).all()
@@ -61,9 +74,9 @@ class PendingMethods(StoreBase):
         owed: dict[str, list[PendingEvent]] = {}
         with self._session() as session:
             rows = session.exec(
-                select(EventRow)
-                .where(col(EventRow.customer_id).in_(list(customer_ids)), col(EventRow.delivered_at).is_(None))
-                .order_by(col(EventRow.recorded_at), col(EventRow.id))
+                _OWED.where(
+                    col(EventRow.customer_id).in_(list(customer_ids)), col(EventRow.delivered_at).is_(None)
+                ).order_by(col(EventRow.recorded_at), col(EventRow.id))
             ).all()
         for row in rows:
             owed.setdefault(row.customer_id, []).append(_pending(row))
