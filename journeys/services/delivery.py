@@ -38,6 +38,14 @@ GRACE = timedelta(seconds=2)  # an event owed for less is still being delivered 
 # alone (support staff's `signal`, a sale) waits behind those in flight: with 16 rather than 64 in flight,
 # event → run ended under API ingest went from 1.95x to 1.64x bare at p99 for the same ingest (quick runs).
 DELIVERING = 16
+# A batch (the API's, the deliverer's) is delivered SLICE customers at a time, and before each slice, while an
+# event sent alone is in flight in this process (a sale, support staff's `signal`), it pauses ALONE_FIRST:
+# otherwise that event shares the process with the whole batch, and waits on the store behind it. Quick API
+# runs, event -> run ended p99 with a background ingest at half the ingest figure: 3.5x bare unsliced, 1.9x
+# with slices of 64, 1.3x with 32 (ingest 4,625, 3,721 and 2,959 events/s: each slice reads and writes once).
+SLICE = 32
+ALONE_FIRST = 0.005
+_alone = 0  # events sent alone being recorded and delivered in this process now
 
 
 class NotDelivered(JourneysError):
@@ -100,6 +108,18 @@ async def signal_many(
     """`signal` for many events at once (the API's batches): recorded in one transaction, then delivered as
     `signal` delivers one, each customer's in the order given, different customers' side by side. An event
     for a customer the store does not hold is `UnknownCustomer` in its place, and nothing else changes."""
+    global _alone
+    alone = len(incoming) == 1
+    _alone += alone
+    try:
+        return await _signal_many(client, store, settings, incoming)
+    finally:
+        _alone -= alone
+
+
+async def _signal_many(
+    client: Client | None, store: Store, settings: Settings, incoming: Sequence[NewEvent]
+) -> list[SignalResult | UnknownCustomer]:
     try:
         outcomes = await asyncio.to_thread(store.record_events, incoming)
     except StoreUnavailable as exc:  # it may have died during the commit: only the same id is safe to send again
@@ -180,10 +200,34 @@ async def _deliver_to_customers(
     plan: Callable[[_Customer, Sequence[Any]], Awaitable[None]],
     owed: Mapping[str, list[PendingEvent]] | None = None,
 ) -> dict[str, list[RunEffect] | Exception]:
-    """What `plan` delivers of each customer's events, customers side by side (at most DELIVERING at once),
-    each customer's owed events (unless given), live runs and the definitions read once for all, and what was
-    delivered marked so in one write. Returns each event's effects, or the failure that stopped its customer's
-    delivery before it."""
+    """What `plan` delivers of each customer's events, SLICE customers at a time (see `_after_alone`), each
+    slice's customers side by side (at most DELIVERING at once), their owed events (unless given) and live runs
+    read once for the slice, and what was delivered marked so in one write. Returns each event's effects, or
+    the failure that stopped its customer's delivery before it."""
+    done: dict[str, list[RunEffect] | Exception] = {}
+    ids = list(by_customer)
+    for start in range(0, len(ids), SLICE):
+        if len(ids) > 1:  # a batch: it goes after the events sent alone
+            await _after_alone()
+        chunk = {cid: by_customer[cid] for cid in ids[start : start + SLICE]}
+        done.update(await _deliver_slice(client, store, settings, chunk, plan, owed))
+    return done
+
+
+async def _after_alone() -> None:
+    """Let the events sent alone in flight in this process go first, for ALONE_FIRST."""
+    if _alone:
+        await asyncio.sleep(ALONE_FIRST)
+
+
+async def _deliver_slice(
+    client: Client,
+    store: Store,
+    settings: Settings,
+    by_customer: Mapping[str, Sequence[Any]],
+    plan: Callable[[_Customer, Sequence[Any]], Awaitable[None]],
+    owed: Mapping[str, list[PendingEvent]] | None = None,
+) -> dict[str, list[RunEffect] | Exception]:
     owed, live = await asyncio.to_thread(_owed_and_live, store, list(by_customer), owed)
     catalogue = definitions(settings)
     customers = [

@@ -11,10 +11,12 @@ import pytest
 from temporalio.client import Client
 
 from journeys.format.customers import Profile
+from journeys.services import delivery
 from journeys.services.catalogue import publish
 from journeys.services.control import settle
 from journeys.services.delivery import deliver_pending, signal
 from journeys.services.enrolment import enroll
+from journeys.services.shared import utc_now
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -126,3 +128,20 @@ async def test_the_deliverer_leaves_young_events_to_whoever_recorded_them(
 
     assert await deliver_pending(client, store, definitions, grace=timedelta(minutes=1)) == 0
     assert [e.id for e in store.pending_of("c1")] == ["e1"]
+
+
+async def test_a_pass_delivered_slice_by_slice_reaches_every_customer_in_order(
+    client: Client, store: Store, definitions: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "SLICE", 2)  # three customers: two slices
+    runs = [await _enrolled(client, store, definitions, customer) for customer in ("s1", "s2", "s3")]
+    for customer in ("s1", "s2", "s3"):
+        await signal(None, store, definitions, customer, "registered", {}, f"{customer}-1")
+        await signal(None, store, definitions, customer, "delivered", {}, f"{customer}-2")
+
+    assert await deliver_pending(client, store, definitions, grace=NOW) == 6
+
+    for wid in runs:
+        status = await settle(client, wid)
+        assert (status.outcome, status.end_label) == ("completed", "delivered")
+    assert store.pending_events(utc_now()) == []
