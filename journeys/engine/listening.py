@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from journeys.format.messages import strings
+from journeys.format.messages import strings, templates_of
 from journeys.format.models import BranchStep, Journey, Message, SendStep, UpdateStep, WaitForStep, WaitStep, WaitUntil
 from journeys.format.timeparse import is_clock
 from journeys.templates import names_read
@@ -61,7 +61,4 @@ def _rendered(journey: Journey, templates: Mapping[str, Message]) -> Iterator[tu
 
 
 def _message(message: Message) -> Iterator[tuple[str, bool]]:
-    for text in (message.subject, message.text, message.html, message.say, message.url):
-        if text is not None:
-            yield text, False
-    yield from ((text, False) for _, text in strings(message.body or {}, ()))
+    return ((text, False) for _, text in templates_of(message))

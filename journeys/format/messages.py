@@ -40,6 +40,15 @@ def strings(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str]]:
             yield from strings(item, path + (i,))
 
 
+def templates_of(message: Message, at: YamlPath = ()) -> Iterator[tuple[YamlPath, str]]:
+    """Every template a message renders, with its path: its text fields, then each string of a webhook body."""
+    for name in Message.model_fields:
+        value = getattr(message, name)
+        if name in TEMPLATE_FIELDS and value is not None:
+            yield at + (name,), value
+    yield from strings(message.body, at + ("body",))
+
+
 def check_message(
     message: Message, positions: Positions, file: str, channel: str | None, at: YamlPath = (), prefix: str = ""
 ) -> list[Problem]:
@@ -51,10 +60,7 @@ def check_message(
         problems.append(Problem(file, *where, prefix + text))
 
     fields = {name: getattr(message, name) for name in Message.model_fields if getattr(message, name) is not None}
-    for name in [n for n in fields if n in TEMPLATE_FIELDS]:
-        for problem in check_template(fields[name]):
-            error(at + (name,), f"{name}: {problem}")
-    for path, text in strings(fields.get("body"), at + ("body",)):
+    for path, text in templates_of(message, at):
         for problem in check_template(text):
             error(path, f"{'.'.join(map(str, path[len(at) :]))}: {problem}")
     if channel is None:

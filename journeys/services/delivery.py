@@ -204,13 +204,18 @@ async def _deliver_to_customers(
     slice's customers side by side (at most DELIVERING at once), their owed events (unless given) and live runs
     read once for the slice, and what was delivered marked so in one write. Returns each event's effects, or
     the failure that stopped its customer's delivery before it."""
+    catalogue = definitions(settings)
     done: dict[str, list[RunEffect] | Exception] = {}
     ids = list(by_customer)
     for start in range(0, len(ids), SLICE):
         if len(ids) > 1:  # a batch: it goes after the events sent alone
             await _after_alone()
-        chunk = {cid: by_customer[cid] for cid in ids[start : start + SLICE]}
-        done.update(await _deliver_slice(client, store, settings, chunk, plan, owed))
+        chunk = ids[start : start + SLICE]
+        owed_now, live = await asyncio.to_thread(_owed_and_live, store, chunk, owed)
+        customers = [
+            _Customer(client, store, settings, catalogue, owed_now.get(cid, []), live.get(cid, [])) for cid in chunk
+        ]
+        done.update(await _deliver_slice(store, customers, [by_customer[cid] for cid in chunk], plan))
     return done
 
 
@@ -221,29 +226,24 @@ async def _after_alone() -> None:
 
 
 async def _deliver_slice(
-    client: Client,
     store: Store,
-    settings: Settings,
-    by_customer: Mapping[str, Sequence[Any]],
+    customers: list[_Customer],
+    events: list[Sequence[Any]],
     plan: Callable[[_Customer, Sequence[Any]], Awaitable[None]],
-    owed: Mapping[str, list[PendingEvent]] | None = None,
 ) -> dict[str, list[RunEffect] | Exception]:
-    owed, live = await asyncio.to_thread(_owed_and_live, store, list(by_customer), owed)
-    catalogue = definitions(settings)
-    customers = [
-        _Customer(client, store, settings, catalogue, owed.get(cid, []), live.get(cid, [])) for cid in by_customer
-    ]
+    """`plan` for each customer with their events, side by side (at most DELIVERING at once), then what was
+    delivered marked so in one write."""
     gate = asyncio.Semaphore(DELIVERING)
 
-    async def one(customer: _Customer, events: Sequence[Any]) -> None:
+    async def one(customer: _Customer, theirs: Sequence[Any]) -> None:
         async with gate:
             try:
-                await plan(customer, events)
+                await plan(customer, theirs)
             except Exception as exc:  # what is not delivered stays owed; the failure is said per event
                 customer.failure = exc
 
     try:
-        await asyncio.gather(*(one(c, events) for c, events in zip(customers, by_customer.values(), strict=True)))
+        await asyncio.gather(*(one(c, theirs) for c, theirs in zip(customers, events, strict=True)))
     finally:
         await asyncio.to_thread(store.mark_delivered, [event_id for c in customers for event_id in c.effects])
     done: dict[str, list[RunEffect] | Exception] = {}

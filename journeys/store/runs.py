@@ -21,8 +21,8 @@ from journeys.store.models import JourneyStateRow, JourneyVersionRow, RunAuditRo
 LIVE = "running"
 _PAUSED = select(JourneyStateRow.paused).where(JourneyStateRow.journey_id == bindparam("journey_id"))
 RUN_FIELDS = frozenset(
-    {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure", "version"}
-    | {"listens"}
+    {"current_step", "waiting_for", "until", "outcome", "ended_at", "exit_event", "end_label", "failure"}
+    | {"version", "listens"}  # changed by a migration
 )
 
 
